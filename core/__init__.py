@@ -1,0 +1,1 @@
+"""Observatory domain package: OTLP codec, dialect normalisers, pricing, storage ports and services."""

@@ -1,0 +1,1 @@
+"""Adapters implementing the ports: SQLite store, local bus (Firestore, Pub/Sub, ClickHouse come later)."""

@@ -1,0 +1,81 @@
+"""In-process durable bus: messages sit in the store's outbox until a background thread delivers them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from core.ports.bus import Bus, Handler
+from core.ports.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class OutboxBus(Bus):
+    """Delivers outbox rows to subscribed handlers, at least once: a row is deleted only after every
+    handler returned. A crash between ingest and delivery loses nothing; handlers are idempotent."""
+
+    def __init__(self, store: Store, poll_s: float = 0.5, batch: int = 100) -> None:
+        self._store = store
+        self._poll_s = poll_s
+        self._batch = batch
+        self._handlers: dict[str, list[Handler]] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        self._handlers.setdefault(topic, []).append(handler)
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        with self._store.unit_of_work() as uow:
+            from core.records import Batch
+
+            uow.write(Batch(org_id=""), "", [(topic, payload)])
+        self.notify()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="outbox-drainer", daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def drain(self) -> int:
+        """Deliver everything pending now; returns how many messages were delivered."""
+        delivered = 0
+        while True:
+            messages = self._store.claim_outbox(self._batch)
+            if not messages:
+                return delivered
+            done: list[int] = []
+            for message in messages:
+                try:
+                    for handler in self._handlers.get(message.topic, []):
+                        handler(message.payload)
+                except Exception:  # keep the row: it is retried on the next pass
+                    log.exception("outbox message %s on %s failed; will retry", message.id, message.topic)
+                    continue
+                done.append(message.id)
+            self._store.ack_outbox(done)
+            delivered += len(done)
+            if len(done) < len(messages):
+                return delivered
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._poll_s)
+            self._wake.clear()
+            try:
+                self.drain()
+            except Exception:
+                log.exception("outbox drain failed")

@@ -1,0 +1,75 @@
+"""Runtime settings read once from the environment (every variable documented here)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# A plain dataclass, not pydantic-settings: importing pydantic-settings costs ~235 ms, which every
+# function's cold start would pay; the ingest hot path imports this module.
+
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # the Cloud Functions gen2 request cap
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the product.
+
+    Environment variables:
+      OBSERVATORY_DATA_DIR        local data directory (SQLite file lives here); default `.observatory`
+      OBSERVATORY_MAX_BODY_BYTES  OTLP body limit after decompression; default 32 MiB
+      OBSERVATORY_API_KEYS        API keys as JSON (see core/auth.py); empty = auth off, org `default`
+      OBSERVATORY_API_KEYS_FILE   path of a file holding the same JSON (wins over the variable)
+      OBSERVATORY_PRICE_OVERRIDES path of a JSON price file extending/correcting the shipped table
+      OBSERVATORY_LLM_JOIN_WINDOW_S  seconds within which an event and a span of one LLM call are joined
+      OBSERVATORY_RETRY_AFTER_S   Retry-After seconds sent with 503; default 5
+      OBSERVATORY_BUS_POLL_S      local outbox drain interval; default 0.5
+    The span filter reads OBSERVATORY_SPAN_FILTER_ALLOW|DENY|DISABLE (core/span_filter.py).
+    """
+
+    data_dir: Path = Path(".observatory")
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    api_keys: str = ""
+    api_keys_file: str = ""
+    price_overrides: str = ""
+    llm_join_window_s: float = 120.0
+    retry_after_s: int = 5
+    bus_poll_s: float = 0.5
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "observatory.db"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        return cls(
+            data_dir=Path(env.get("OBSERVATORY_DATA_DIR") or ".observatory"),
+            max_body_bytes=_int(env, "OBSERVATORY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            api_keys=env.get("OBSERVATORY_API_KEYS", ""),
+            api_keys_file=env.get("OBSERVATORY_API_KEYS_FILE", ""),
+            price_overrides=env.get("OBSERVATORY_PRICE_OVERRIDES", ""),
+            llm_join_window_s=float(env.get("OBSERVATORY_LLM_JOIN_WINDOW_S") or 120.0),
+            retry_after_s=_int(env, "OBSERVATORY_RETRY_AFTER_S", 5),
+            bus_poll_s=float(env.get("OBSERVATORY_BUS_POLL_S") or 0.5),
+        )
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return value
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,116 @@
+"""The ingest service: normalise a decoded export request, join, link and store it idempotently."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+
+from core.joins import join_llm_calls
+from core.normalise.linking import EXECUTE_SPAN_NAMES
+from core.normalise.logs import normalise_logs
+from core.normalise.metrics import normalise_metrics
+from core.normalise.spans import normalise_spans, tool_placeholder_id
+from core.otlp.codec import Signal
+from core.ports.bus import TELEMETRY_INGESTED
+from core.ports.store import IngestUnitOfWork, SessionLink, Store
+from core.pricing import PriceTable
+from core.records import Batch
+from core.span_filter import SpanFilter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    accepted: int
+    rejected: int
+    message: str
+
+
+class IngestService:
+    def __init__(self, store: Store, prices: PriceTable, span_filter: SpanFilter, join_window_s: float = 120.0,
+                 on_commit: Any = None) -> None:
+        self._store = store
+        self._prices = prices
+        self._filter = span_filter
+        self._window_ns = int(join_window_s * 1e9)
+        self._on_commit = on_commit
+
+    def normalise(self, org_id: str, signal: Signal, request: Any) -> Batch:
+        batch = Batch(org_id=org_id)
+        if signal == "traces":
+            normalise_spans(list(request.resource_spans), batch, self._prices, self._filter)
+        elif signal == "logs":
+            normalise_logs(list(request.resource_logs), batch, self._prices)
+        else:
+            normalise_metrics(list(request.resource_metrics), batch)
+        return batch
+
+    def ingest(self, org_id: str, signal: Signal, request: Any, request_digest: str) -> IngestResult:
+        """Store one export request. Raises StorageUnavailable when the write cannot be made durable."""
+        batch = self.normalise(org_id, signal, request)
+        accepted = (len(batch.spans) + len(batch.events) + len(batch.metric_points))
+        if accepted or batch.reject_reasons:
+            with self._store.unit_of_work() as uow:
+                self._resolve(uow, batch)
+                uow.write(batch, request_digest, [(TELEMETRY_INGESTED, _bus_payload(batch, signal))]
+                          if accepted else [])
+                for span in batch.spans:
+                    if span.name in EXECUTE_SPAN_NAMES and span.session_id and span.links.task_id:
+                        uow.link_session_to_task(org_id, span.session_id,
+                                                 SessionLink(span.links.task_id, span.links.assignment_id))
+            if self._on_commit is not None:
+                self._on_commit()
+        if batch.redactions:
+            log.info("masked secrets before storage: %s", dict(sorted(batch.redactions.items())))
+        message = ""
+        if batch.rejected:
+            reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(batch.reject_reasons.items()))
+            message = f"{batch.rejected} item(s) rejected: {reasons}"
+        return IngestResult(accepted, batch.rejected, message)
+
+    def _resolve(self, uow: IngestUnitOfWork, batch: Batch) -> None:
+        """Lookups that need stored state: session workspaces and task links, tool ids, LLM-call joins."""
+        org = batch.org_id
+        orphan_sessions = sorted({s.session_id for s in batch.spans
+                                  if s.session_id and (not s.workspace or not s.links.task_id)})
+        if orphan_sessions:
+            workspaces = uow.session_workspaces(org, orphan_sessions)
+            for rec in batch.sessions.values():
+                if rec.workspace:
+                    workspaces.setdefault(rec.session_id, rec.workspace)
+            links = uow.session_links(org, orphan_sessions)
+            for span in batch.spans:
+                if span.session_id:
+                    if not span.workspace:
+                        span.workspace = workspaces.get(span.session_id, "")
+                    link = links.get(span.session_id)
+                    if link and not span.links.task_id:
+                        span.links.task_id = link.task_id
+                        span.links.assignment_id = span.links.assignment_id or link.assignment_id
+        placeholders = [t for t in batch.tool_calls if t.tool_use_id.startswith("span:")]
+        if placeholders:
+            keys = [cast(tuple[str, str], tuple(t.tool_use_id.split(":")[1:3])) for t in placeholders]
+            known = uow.tool_use_ids_for_spans(org, keys)
+            for tool, key in zip(placeholders, keys, strict=True):
+                tool.tool_use_id = known.get(key, tool.tool_use_id)
+        for tool in batch.tool_calls:
+            if tool.span_id and tool.trace_id and not tool.tool_use_id.startswith("span:"):
+                uow.adopt_tool_placeholder(org, tool_placeholder_id(tool.trace_id, tool.span_id), tool.tool_use_id)
+        if batch.llm_calls:
+            batch.llm_calls = join_llm_calls(uow, org, batch.llm_calls, self._window_ns)
+
+
+def _bus_payload(batch: Batch, signal: Signal) -> bytes:
+    """What the workers need to recompute: the org and the entities the batch touched."""
+    return json.dumps({
+        "org_id": batch.org_id,
+        "signal": signal,
+        "session_ids": sorted(batch.sessions),
+        "trace_ids": sorted({s.trace_id for s in batch.spans}),
+        "task_ids": sorted({s.links.task_id for s in batch.spans if s.links.task_id}),
+        "counts": {"spans": len(batch.spans), "events": len(batch.events), "llm_calls": len(batch.llm_calls),
+                   "tool_calls": len(batch.tool_calls), "metric_points": len(batch.metric_points)},
+    }, separators=(",", ":")).encode()

@@ -1,0 +1,215 @@
+"""Pydantic models at the JSON API edge: query parameters and the read views (seed field names)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class TraceQuery(_Query):
+    task_id: str | None = None
+    trace_id: str | None = None
+    session_id: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+
+class SpanQuery(_Query):
+    task_id: str | None = None
+    trace_id: str | None = None
+    agent_assignment_id: str | None = None
+    session_id: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    status: str | None = None
+    workspace: str | None = None
+    start_after: datetime | None = None
+    start_before: datetime | None = None
+
+
+class MetricQuery(_Query):
+    session_id: str | None = None
+    name: str | None = None
+    workspace: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class SpanView(BaseModel):
+    id: str
+    trace_id: str
+    parent_span_id: str | None = None
+    task_id: str | None = None
+    agent_assignment_id: str | None = None
+    chain_id: str | None = None
+    stage_id: str | None = None
+    session_id: str | None = None
+    name: str
+    kind: str
+    status: str
+    status_message: str | None = None
+    start_time: datetime
+    end_time: datetime | None = None
+    duration_ms: float = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0
+    provided_cost_usd: float | None = None
+    computed_cost_usd: float | None = None
+    unpriced: bool = False
+    model: str | None = None
+    provider: str | None = None
+    source_type: str = "other"
+    workspace: str = "unknown"
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    resource_attributes: dict[str, Any] = Field(default_factory=dict)
+    events: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class TraceSummary(BaseModel):
+    trace_id: str
+    root_span_name: str | None = None
+    service_name: str | None = None
+    source_type: str = "other"
+    status: str
+    span_count: int
+    start_time: datetime
+    end_time: datetime | None = None
+    duration_ms: float
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0
+    session_id: str | None = None
+    task_id: str | None = None
+    source: str = "local"
+
+
+class TraceDetail(BaseModel):
+    trace_id: str
+    root_span: SpanView | None
+    spans: list[SpanView]
+    span_count: int
+    duration_ms: float
+    start_time: datetime
+    end_time: datetime | None
+
+
+class SessionView(BaseModel):
+    session_id: str
+    source_type: str = "other"
+    service_name: str | None = None
+    workspace: str = "unknown"
+    user_id: str | None = None
+    user_email: str | None = None
+    organization_id: str | None = None
+    app_version: str | None = None
+    terminal_type: str | None = None
+    models: list[str] = Field(default_factory=list)
+    started_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    summary: dict[str, Any] | None = None
+
+
+class ToolCallView(BaseModel):
+    tool_use_id: str
+    session_id: str | None = None
+    tool_name: str | None = None
+    start_time: datetime | None = None
+    duration_ms: float | None = None
+    success: bool | None = None
+    error: str | None = None
+    decision: str | None = None
+    decision_source: str | None = None
+    approval_wait_ms: float | None = None
+    tool_input: str | None = None
+    tool_response: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+
+
+class LlmCallView(BaseModel):
+    call_key: str
+    session_id: str | None = None
+    time: datetime
+    duration_ms: float | None = None
+    model: str | None = None
+    provider: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float = 0
+    provided_cost_usd: float | None = None
+    computed_cost_usd: float | None = None
+    cache_savings_usd: float = 0
+    unpriced: bool = False
+    request_id: str | None = None
+    response_id: str | None = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    success: bool = True
+    source: str
+
+
+class EventView(BaseModel):
+    event_key: str
+    name: str
+    time: datetime
+    session_id: str | None = None
+    prompt_id: str | None = None
+    severity: str | None = None
+    body: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class MetricPointView(BaseModel):
+    name: str
+    metric_type: str
+    temporality: str
+    series_key: str
+    session_id: str | None = None
+    model: str | None = None
+    label_type: str | None = None
+    start_time: datetime | None = None
+    timestamp: datetime
+    value: float
+    labels: dict[str, Any] = Field(default_factory=dict)
+    resource_attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class SessionMetricsSummary(BaseModel):
+    """The seed's SessionMetricsSummary (field names kept)."""
+
+    session_id: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
+    reasoning_tokens: int = 0
+    total_cost_usd: float = 0
+    cache_savings_usd: float = 0
+    unpriced_calls: int = 0
+    lines_added: int = 0
+    lines_removed: int = 0
+    commit_count: int = 0
+    pull_request_count: int = 0
+    active_time_ms: int = 0
+    turn_count: int = 0
+    tool_calls: int = 0
+    duration_ms: int = 0
+    span_count: int = 0
+    error_count: int = 0
+    success_rate: float = 0
+    tokens_from_metrics: bool = False

@@ -1,0 +1,1 @@
+"""Normalisers: OTLP resources, spans, log events and metric points of every dialect into core.records."""

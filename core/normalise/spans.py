@@ -1,0 +1,184 @@
+"""Normalises OTLP spans of every dialect into span records plus the LLM and tool calls they report."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span
+
+from core.normalise.attributes import attrs_dict, first, to_bool, to_float, to_str
+from core.normalise.content import mask_content
+from core.normalise.linking import link
+from core.normalise.resource import ResourceContext, fill_session, resource_context, source_type_of
+from core.normalise.usage import price, span_usage
+from core.pricing import PriceTable
+from core.records import Batch, LlmCallRecord, SpanRecord, ToolCallRecord
+from core.span_filter import SpanFilter
+
+_KINDS = ("internal", "internal", "server", "client", "producer", "consumer")
+_STATUSES = ("unset", "ok", "error")
+_LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
+_ZERO_TRACE = bytes(16)
+_ZERO_SPAN = bytes(8)
+TOOL_ID_KEYS = ("tool_use_id", "gen_ai.tool.call.id", "gen_ai.tool.call_id")
+
+
+def tool_placeholder_id(trace_id: str, span_id: str) -> str:
+    """Key of a tool call known only by its tool span (until that span, carrying the id, arrives)."""
+    return f"span:{trace_id}:{span_id}"
+
+
+def normalise_spans(
+    resource_spans: list[ResourceSpans], batch: Batch, prices: PriceTable, span_filter: SpanFilter
+) -> None:
+    tool_by_span: dict[str, str] = {}
+    blocked: list[tuple[str, ToolCallRecord]] = []
+    for rs in resource_spans:
+        ctx = resource_context(rs.resource)
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                _normalise_one(span, ctx, batch, prices, span_filter, tool_by_span, blocked)
+    for parent_key, rec in blocked:
+        rec.tool_use_id = tool_by_span.get(parent_key, rec.tool_use_id)
+        batch.tool_calls.append(rec)
+
+
+def _invalid_reason(span: Span) -> str | None:
+    if len(span.trace_id) != 16 or span.trace_id == _ZERO_TRACE:
+        return "invalid trace_id"
+    if len(span.span_id) != 8 or span.span_id == _ZERO_SPAN:
+        return "invalid span_id"
+    if span.parent_span_id and len(span.parent_span_id) != 8:
+        return "invalid parent_span_id"
+    if not span.start_time_unix_nano:
+        return "missing start_time"
+    if span.end_time_unix_nano and span.end_time_unix_nano < span.start_time_unix_nano:
+        return "end_time before start_time"
+    return None
+
+
+def _normalise_one(
+    span: Span,
+    ctx: ResourceContext,
+    batch: Batch,
+    prices: PriceTable,
+    span_filter: SpanFilter,
+    tool_by_span: dict[str, str],
+    blocked: list[tuple[str, ToolCallRecord]],
+) -> None:
+    reason = _invalid_reason(span)
+    if reason:
+        batch.reject(reason)
+        return
+    name = span.name
+    if not span_filter.allows(name, ctx.service_name):
+        batch.filtered += 1
+        return
+    attrs = attrs_dict(span.attributes)
+    mask_content(attrs, batch.redactions)
+    trace_id = span.trace_id.hex()
+    span_id = span.span_id.hex()
+    parent = span.parent_span_id.hex() or None
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    session_id = to_str(first(attrs, ("session.id", "gen_ai.conversation.id"))) or ctx.session_id
+    usage = price(span_usage(attrs), prices)
+    status = _STATUSES[span.status.code] if span.status.code < 3 else "unset"
+    record = SpanRecord(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent,
+        name=name,
+        kind=_KINDS[span.kind] if span.kind < 6 else "internal",
+        status=status,
+        status_message=span.status.message or None,
+        start_ns=start,
+        end_ns=end,
+        session_id=session_id,
+        service_name=ctx.service_name,
+        source_type=ctx.source_type if ctx.source_type != "other" else source_type_of(None, name),
+        workspace=ctx.workspace or to_str(attrs.get("process.cwd")) or "",
+        usage=usage,
+        links=link(ctx, attrs, name),
+        attributes_json=json.dumps(attrs, separators=(",", ":"), default=str) if attrs else "{}",
+        resource_json=ctx.json,
+        events_json=_events_json(span) if span.events else None,
+    )
+    batch.spans.append(record)
+    if session_id:
+        seen = batch.see_session(session_id, start)
+        if end > seen.last_seen_ns:
+            seen.last_seen_ns = end
+        fill_session(seen, ctx, attrs)
+        if usage.model:
+            seen.models.add(usage.model)
+    op = attrs.get("gen_ai.operation.name")
+    if name == "claude_code.llm_request" or op in _LLM_OPERATIONS:
+        batch.llm_calls.append(_llm_call(record, attrs))
+    elif name == "claude_code.tool" or op == "execute_tool":
+        tool = _tool_call(record, attrs)
+        tool_by_span[f"{trace_id}:{span_id}"] = tool.tool_use_id
+        batch.tool_calls.append(tool)
+    elif name == "claude_code.tool.blocked_on_user" and parent:
+        wait = to_float(attrs.get("duration_ms"))
+        rec = ToolCallRecord(
+            tool_use_id=to_str(first(attrs, TOOL_ID_KEYS)) or tool_placeholder_id(trace_id, parent),
+            session_id=session_id,
+            decision=to_str(attrs.get("decision")),
+            decision_source=to_str(attrs.get("source")),
+            approval_wait_ms=wait if wait is not None else record.duration_ms,
+        )
+        blocked.append((f"{trace_id}:{parent}", rec))
+
+
+def _events_json(span: Span) -> str:
+    return json.dumps(
+        [{"name": e.name, "time_unix_nano": e.time_unix_nano, "attributes": attrs_dict(e.attributes)}
+         for e in span.events],
+        separators=(",", ":"), default=str,
+    )
+
+
+def _llm_call(span: SpanRecord, attrs: dict[str, Any]) -> LlmCallRecord:
+    response_id = to_str(attrs.get("gen_ai.response.id"))
+    success = to_bool(attrs.get("success"))
+    return LlmCallRecord(
+        call_key=f"resp:{response_id}" if response_id else f"span:{span.trace_id}:{span.span_id}",
+        session_id=span.session_id,
+        time_ns=span.end_ns or span.start_ns,
+        duration_ms=span.duration_ms,
+        usage=span.usage,
+        response_id=response_id,
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+        prompt_id=to_str(attrs.get("prompt.id")),
+        success=success if success is not None else span.status != "error",
+        source="span",
+        links=span.links,
+    )
+
+
+def _tool_call(span: SpanRecord, attrs: dict[str, Any]) -> ToolCallRecord:
+    tool_id = to_str(first(attrs, TOOL_ID_KEYS)) or tool_placeholder_id(span.trace_id, span.span_id)
+    args = first(attrs, ("tool_input", "gen_ai.tool.call.arguments", "tool_parameters"))
+    result = attrs.get("gen_ai.tool.call.result")
+    success = to_bool(attrs.get("success"))
+    return ToolCallRecord(
+        tool_use_id=tool_id,
+        session_id=span.session_id,
+        tool_name=to_str(first(attrs, ("tool_name", "gen_ai.tool.name"))),
+        time_ns=span.start_ns,
+        duration_ms=span.duration_ms,
+        success=success if success is not None else (False if span.status == "error" else None),
+        error=span.status_message if span.status == "error" else None,
+        tool_input=_as_text(args),
+        tool_result=_as_text(result),
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+    )
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, default=str)

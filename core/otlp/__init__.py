@@ -1,0 +1,1 @@
+"""OTLP/HTTP wire handling: bounded body reading, decoding protobuf and JSON, encoding responses."""

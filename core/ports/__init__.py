@@ -1,0 +1,1 @@
+"""Ports: what the domain needs from the world (Store, Bus); adapters implement them."""

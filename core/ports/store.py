@@ -1,0 +1,137 @@
+"""The Store port: the operational store of telemetry facts, and its unit of work for ingest writes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.records import Batch, LlmCallRecord
+
+if TYPE_CHECKING:  # pydantic read models stay out of the ingest cold start
+    from core.models import (
+        EventView,
+        LlmCallView,
+        MetricPointView,
+        MetricQuery,
+        SessionView,
+        SpanQuery,
+        SpanView,
+        ToolCallView,
+        TraceQuery,
+        TraceSummary,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    id: int
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLink:
+    task_id: str | None
+    assignment_id: str | None
+
+
+class IngestUnitOfWork(ABC):
+    """One atomic ingest write; the lookups the join and linking rules need run inside it."""
+
+    @abstractmethod
+    def llm_calls_by_ids(self, org_id: str, ids: list[str]) -> list[LlmCallRecord]:
+        """Calls whose request_id or response_id is one of ``ids``."""
+
+    @abstractmethod
+    def llm_call_candidates(self, org_id: str, session_id: str, t_from: int, t_to: int) -> list[LlmCallRecord]:
+        """Calls of a session within a time range (for the fuzzy join)."""
+
+    @abstractmethod
+    def session_links(self, org_id: str, session_ids: list[str]) -> dict[str, SessionLink]:
+        """Task links learned from execute spans of these sessions."""
+
+    @abstractmethod
+    def session_workspaces(self, org_id: str, session_ids: list[str]) -> dict[str, str]: ...
+
+    @abstractmethod
+    def tool_use_ids_for_spans(self, org_id: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """tool_use_id of stored tool calls by their (trace_id, span_id)."""
+
+    @abstractmethod
+    def write(self, batch: Batch, request_digest: str, outbox: list[tuple[str, bytes]]) -> None:
+        """Upsert every fact of the batch and enqueue outbox messages in the same transaction."""
+
+    @abstractmethod
+    def adopt_tool_placeholder(self, org_id: str, placeholder: str, tool_use_id: str) -> None:
+        """Merge a tool call stored under its span placeholder key into the call's real id."""
+
+    @abstractmethod
+    def link_session_to_task(self, org_id: str, session_id: str, link: SessionLink) -> int:
+        """Remember the link and attach the session's orphan spans; returns how many spans were linked."""
+
+
+class Store(ABC):
+    """Operational store. Every method is scoped to one org; no call can see another org's rows."""
+
+    @abstractmethod
+    def unit_of_work(self) -> AbstractContextManager[IngestUnitOfWork]: ...
+
+    # -- reads ---------------------------------------------------------------------------------
+    @abstractmethod
+    def list_traces(self, org_id: str, query: TraceQuery) -> list[TraceSummary]: ...
+
+    @abstractmethod
+    def get_trace(self, org_id: str, trace_id: str) -> list[SpanView]: ...
+
+    @abstractmethod
+    def list_spans(self, org_id: str, query: SpanQuery) -> list[SpanView]: ...
+
+    @abstractmethod
+    def list_sessions(self, org_id: str, limit: int, offset: int) -> list[SessionView]: ...
+
+    @abstractmethod
+    def get_session(self, org_id: str, session_id: str) -> SessionView | None: ...
+
+    @abstractmethod
+    def session_tool_calls(self, org_id: str, session_id: str) -> list[ToolCallView]: ...
+
+    @abstractmethod
+    def session_llm_calls(self, org_id: str, session_id: str) -> list[LlmCallView]: ...
+
+    @abstractmethod
+    def session_events(self, org_id: str, session_id: str, names: list[str] | None = None) -> list[EventView]: ...
+
+    @abstractmethod
+    def session_span_stats(self, org_id: str, session_id: str) -> tuple[int, int]:
+        """(span count, error span count) of a session."""
+
+    @abstractmethod
+    def list_metric_points(self, org_id: str, query: MetricQuery) -> list[MetricPointView]: ...
+
+    @abstractmethod
+    def save_session_rollup(self, org_id: str, session_id: str, rollup_json: str, computed_ns: int) -> None:
+        """Store a recomputed session aggregate unless a newer one is already stored."""
+
+    # -- pricing -------------------------------------------------------------------------------
+    @abstractmethod
+    def iter_priced(self) -> Iterator[tuple[str, str, str, LlmCallRecord]]:
+        """(table, org_id, key, record-with-usage) of every stored span and LLM call that has a model."""
+
+    @abstractmethod
+    def update_computed_costs(self, table: str, rows: list[tuple[str, str, LlmCallRecord]]) -> None: ...
+
+    # -- outbox (durable local bus) ------------------------------------------------------------
+    @abstractmethod
+    def claim_outbox(self, limit: int) -> list[OutboxMessage]: ...
+
+    @abstractmethod
+    def ack_outbox(self, ids: list[int]) -> None: ...
+
+    @abstractmethod
+    def outbox_backlog(self) -> int: ...
+
+    @abstractmethod
+    def close(self) -> None: ...

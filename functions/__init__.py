@@ -1,0 +1,1 @@
+"""Thin Cloud Functions entry points: parse the request, call one core service, render the answer."""

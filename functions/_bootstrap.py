@@ -1,0 +1,61 @@
+"""Composition root: builds settings, store, bus, prices and services once per instance, on first use."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+
+from core.adapters.local_bus import OutboxBus
+from core.adapters.sqlite import SqliteStore
+from core.aggregate import handle_ingested
+from core.auth import KeyResolver
+from core.config import Settings, get_settings
+from core.ingest import IngestService
+from core.ports.bus import TELEMETRY_INGESTED
+from core.ports.store import Store
+from core.pricing import PriceTable
+from core.span_filter import SpanFilter
+
+
+@dataclass(frozen=True)
+class Container:
+    settings: Settings
+    store: Store
+    bus: OutboxBus
+    prices: PriceTable
+    keys: KeyResolver
+    ingest: IngestService
+
+
+def build(settings: Settings) -> Container:
+    store = SqliteStore(settings.sqlite_path)
+    prices = PriceTable.load(settings.price_overrides or None)
+    bus = OutboxBus(store, poll_s=settings.bus_poll_s)
+
+    def aggregate(payload: bytes) -> None:
+        handle_ingested(store, prices, payload)
+
+    bus.subscribe(TELEMETRY_INGESTED, aggregate)
+    ingest = IngestService(store, prices, SpanFilter.from_env(), settings.llm_join_window_s, on_commit=bus.notify)
+    keys = KeyResolver.from_config(settings.api_keys, settings.api_keys_file)
+    return Container(settings, store, bus, prices, keys, ingest)
+
+
+@functools.cache
+def container() -> Container:
+    """Built lazily inside the serving process (after any fork), so the outbox thread lives where it runs."""
+    logging.basicConfig(level=logging.INFO)
+    built = build(get_settings())
+    built.bus.start()
+    return built
+
+
+def reset() -> None:
+    """Tests: forget the cached container (and stop its bus) so new settings take effect."""
+    if container.cache_info().currsize:
+        c = container()
+        c.bus.stop()
+        c.store.close()
+    container.cache_clear()
+    get_settings.cache_clear()

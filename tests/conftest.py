@@ -1,0 +1,93 @@
+"""Shared fixtures: isolated settings per test, an in-process client, and a real local server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from functions import _bootstrap
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    for key in list(os.environ):
+        if key.startswith("OBSERVATORY_"):
+            monkeypatch.delenv(key)
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("OBSERVATORY_DATA_DIR", str(data_dir))
+    _bootstrap.reset()
+    yield data_dir
+    _bootstrap.reset()
+
+
+@pytest.fixture
+def client():  # type: ignore[no-untyped-def]
+    """functions-framework's own app for the local-stack target, driven in-process."""
+    import functions_framework
+
+    from emulator import local_server
+
+    app = functions_framework.create_app(target="local_stack", source=local_server.__file__)
+    return app.test_client()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, url: str, data_dir: Path, proc: subprocess.Popen[bytes]) -> None:
+        self.url = url
+        self.data_dir = data_dir
+        self.proc = proc
+
+
+def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Server:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OBSERVATORY_")}
+    env.update(extra_env or {})
+    env["OBSERVATORY_BUS_POLL_S"] = "0.05"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return Server(url, data_dir, proc)
+        except OSError:
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+    proc.kill()
+    raise RuntimeError("server did not become healthy in 30 s")
+
+
+def stop_server(server: Server) -> None:
+    server.proc.terminate()
+    try:
+        server.proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = start_server(tmp_path / "server-data")
+    yield srv
+    stop_server(srv)
