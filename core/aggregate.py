@@ -13,19 +13,19 @@ from core.sessions import session_summary
 log = logging.getLogger(__name__)
 
 
-def handle_ingested(store: Store, prices: PriceTable, payload: bytes) -> int:
-    """One recompute per session per message; safe under redelivery (a recompute is a pure function of
-    the stored facts, and an older result never overwrites a newer one). Returns sessions recomputed."""
-    try:
-        message = json.loads(payload)
-        org_id = message["org_id"]
-        session_ids = list(message.get("session_ids") or [])
-    except (ValueError, KeyError, TypeError):
-        log.error("dropping malformed telemetry-ingested message: %r", payload[:200])
-        return 0
-    for session_id in session_ids:
+def handle_ingested(store: Store, prices: PriceTable, payloads: list[bytes]) -> int:
+    """One recompute per touched session per delivery; safe under redelivery (a recompute is a pure function
+    of the stored facts, and an older result never overwrites a newer one). Returns sessions recomputed."""
+    touched: set[tuple[str, str]] = set()
+    for payload in payloads:
+        try:
+            message = json.loads(payload)
+            touched.update((message["org_id"], s) for s in message.get("session_ids") or [])
+        except (ValueError, KeyError, TypeError):
+            log.error("dropping malformed telemetry-ingested message: %r", payload[:200])
+    for org_id, session_id in sorted(touched):
         computed_ns = time.time_ns()
         summary = session_summary(store, prices, org_id, session_id)
         if summary is not None:
             store.save_session_rollup(org_id, session_id, summary.model_dump_json(), computed_ns)
-    return len(session_ids)
+    return len(touched)

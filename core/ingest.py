@@ -30,13 +30,12 @@ class IngestResult:
 
 
 class IngestService:
-    def __init__(self, store: Store, prices: PriceTable, span_filter: SpanFilter, join_window_s: float = 120.0,
-                 on_commit: Any = None) -> None:
+    def __init__(self, store: Store, prices: PriceTable, span_filter: SpanFilter, join_window_s: float = 120.0
+                 ) -> None:
         self._store = store
         self._prices = prices
         self._filter = span_filter
         self._window_ns = int(join_window_s * 1e9)
-        self._on_commit = on_commit
 
     def normalise(self, org_id: str, signal: Signal, request: Any) -> Batch:
         batch = Batch(org_id=org_id)
@@ -61,8 +60,6 @@ class IngestService:
                     if span.name in EXECUTE_SPAN_NAMES and span.session_id and span.links.task_id:
                         uow.link_session_to_task(org_id, span.session_id,
                                                  SessionLink(span.links.task_id, span.links.assignment_id))
-            if self._on_commit is not None:
-                self._on_commit()
         if batch.redactions:
             log.info("masked secrets before storage: %s", dict(sorted(batch.redactions.items())))
         message = ""
@@ -96,9 +93,10 @@ class IngestService:
             known = uow.tool_use_ids_for_spans(org, keys)
             for tool, key in zip(placeholders, keys, strict=True):
                 tool.tool_use_id = known.get(key, tool.tool_use_id)
-        for tool in batch.tool_calls:
-            if tool.span_id and tool.trace_id and not tool.tool_use_id.startswith("span:"):
-                uow.adopt_tool_placeholder(org, tool_placeholder_id(tool.trace_id, tool.span_id), tool.tool_use_id)
+        real_ids = {tool_placeholder_id(t.trace_id, t.span_id): t.tool_use_id for t in batch.tool_calls
+                    if t.span_id and t.trace_id and not t.tool_use_id.startswith("span:")}
+        if real_ids:
+            uow.adopt_tool_placeholders(org, real_ids)
         if batch.llm_calls:
             batch.llm_calls = join_llm_calls(uow, org, batch.llm_calls, self._window_ns)
 

@@ -55,6 +55,13 @@ def merge(stored: LlmCallRecord, incoming: LlmCallRecord) -> LlmCallRecord:
     )
 
 
+def _by_ids(by_id: dict[str, LlmCallRecord], call: LlmCallRecord) -> LlmCallRecord | None:
+    for i in (call.request_id, call.response_id):
+        if i and i in by_id:
+            return by_id[i]
+    return None
+
+
 def join_llm_calls(
     uow: IngestUnitOfWork, org_id: str, calls: list[LlmCallRecord], window_ns: int
 ) -> list[LlmCallRecord]:
@@ -65,13 +72,25 @@ def join_llm_calls(
         for i in (rec.request_id, rec.response_id):
             if i:
                 by_id[i] = rec
+    # One candidate query per session per batch, covering every call of the session plus the window.
+    stored: dict[str, list[LlmCallRecord]] = {}
+    spans: dict[str, tuple[int, int]] = {}
+    outs: dict[str, list[int]] = {}
+    for c in calls:
+        if c.session_id:
+            lo, hi = spans.get(c.session_id, (c.time_ns, c.time_ns))
+            spans[c.session_id] = (min(lo, c.time_ns), max(hi, c.time_ns))
+            outs.setdefault(c.session_id, []).append(c.usage.tokens_out)
+    for session_id, (lo, hi) in spans.items():
+        stored[session_id] = uow.llm_call_candidates(
+            org_id, session_id, lo - window_ns, hi + window_ns, outs[session_id])
     pending: dict[str, LlmCallRecord] = {}
     for call in calls:
-        match = (call.request_id and by_id.get(call.request_id)) or (call.response_id and by_id.get(call.response_id))
+        match = _by_ids(by_id, call)
         if not match and call.session_id:
-            pool = [p for p in pending.values() if p.session_id == call.session_id] + uow.llm_call_candidates(
-                org_id, call.session_id, call.time_ns - window_ns, call.time_ns + window_ns
-            )
+            pool = [p for p in pending.values() if p.session_id == call.session_id] + [
+                p for p in stored[call.session_id] if abs(p.time_ns - call.time_ns) <= window_ns
+            ]
             match = next((p for p in pool if _same_record(p, call)), None) or next(
                 (p for p in pool if _complementary(p, call) and _same_usage(p, call)), None
             )

@@ -33,11 +33,11 @@ def build(settings: Settings) -> Container:
     prices = PriceTable.load(settings.price_overrides or None)
     bus = OutboxBus(store, poll_s=settings.bus_poll_s)
 
-    def aggregate(payload: bytes) -> None:
-        handle_ingested(store, prices, payload)
+    def aggregate(payloads: list[bytes]) -> None:
+        handle_ingested(store, prices, payloads)
 
     bus.subscribe(TELEMETRY_INGESTED, aggregate)
-    ingest = IngestService(store, prices, SpanFilter.from_env(), settings.llm_join_window_s, on_commit=bus.notify)
+    ingest = IngestService(store, prices, SpanFilter.from_env(), settings.llm_join_window_s)
     keys = KeyResolver.from_config(settings.api_keys, settings.api_keys_file)
     return Container(settings, store, bus, prices, keys, ingest)
 

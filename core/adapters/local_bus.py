@@ -6,7 +6,7 @@ import logging
 import threading
 
 from core.ports.bus import Bus, Handler
-from core.ports.store import Store
+from core.ports.store import OutboxMessage, Store
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,6 @@ class OutboxBus(Bus):
         self._poll_s = poll_s
         self._batch = batch
         self._handlers: dict[str, list[Handler]] = {}
-        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -33,10 +32,6 @@ class OutboxBus(Bus):
             from core.records import Batch
 
             uow.write(Batch(org_id=""), "", [(topic, payload)])
-        self.notify()
-
-    def notify(self) -> None:
-        self._wake.set()
 
     def start(self) -> None:
         with self._lock:
@@ -46,7 +41,6 @@ class OutboxBus(Bus):
 
     def stop(self) -> None:
         self._stop.set()
-        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -57,15 +51,18 @@ class OutboxBus(Bus):
             messages = self._store.claim_outbox(self._batch)
             if not messages:
                 return delivered
-            done: list[int] = []
+            by_topic: dict[str, list[OutboxMessage]] = {}
             for message in messages:
+                by_topic.setdefault(message.topic, []).append(message)
+            done: list[int] = []
+            for topic, group in by_topic.items():
                 try:
-                    for handler in self._handlers.get(message.topic, []):
-                        handler(message.payload)
-                except Exception:  # keep the row: it is retried on the next pass
-                    log.exception("outbox message %s on %s failed; will retry", message.id, message.topic)
+                    for handler in self._handlers.get(topic, []):
+                        handler([m.payload for m in group])
+                except Exception:  # keep the rows: they are retried on the next pass
+                    log.exception("outbox delivery of %d message(s) on %s failed; will retry", len(group), topic)
                     continue
-                done.append(message.id)
+                done += [m.id for m in group]
             self._store.ack_outbox(done)
             delivered += len(done)
             if len(done) < len(messages):
@@ -73,8 +70,8 @@ class OutboxBus(Bus):
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self._poll_s)
-            self._wake.clear()
+            # Under load, waiting the whole interval lets one pass coalesce many batches.
+            self._stop.wait(self._poll_s)
             try:
                 self.drain()
             except Exception:

@@ -16,6 +16,12 @@ _BACKGROUND_NAMES = frozenset(
 )
 # Spans that mark the start of a task execution: their session's orphan spans are linked to their task.
 EXECUTE_SPAN_NAMES = frozenset({"claude.execute", "observatory.execute", "ailang.execute"})
+_LINK_KEYS = frozenset({
+    "task.id", "observatory.task_id", "ailang.task_id", "exec.parent_task_id", "task.workspace", "assignment_id",
+    "observatory.assignment_id", "ailang.assignment_id", "chain_id", "observatory.chain_id", "ailang.chain_id",
+    "stage_id", "observatory.stage_id", "ailang.stage_id", "message_id", "observatory.message_id",
+    "ailang.message_id",
+})
 
 
 def link(ctx: ResourceContext, attrs: Mapping[str, Any], name: str) -> Links:
@@ -23,6 +29,9 @@ def link(ctx: ResourceContext, attrs: Mapping[str, Any], name: str) -> Links:
     resource ``process.cwd`` path (skipped for background span names). Chain and stage ids come from
     the resource (``ailang.*`` / ``observatory.*``) or the span's ``chain_id`` / ``stage_id``."""
     base = ctx.links
+    if _LINK_KEYS.isdisjoint(attrs):  # fast path: only the resource can link this span
+        task_id = base.task_id or (None if name in _BACKGROUND_NAMES else ctx.cwd_task_id)
+        return Links(task_id, base.assignment_id, base.chain_id, base.stage_id, base.message_id)
     task = (
         base.task_id
         or to_str(first(attrs, ("task.id", "observatory.task_id", "ailang.task_id")))

@@ -51,6 +51,17 @@ def _n(attrs: Mapping[str, Any], *keys: str) -> int:
     return to_int(first(attrs, keys)) or 0
 
 
+USAGE_KEYS = frozenset(MODEL_KEYS + PROVIDER_KEYS + COST_KEYS + (
+    "cache_read_tokens", "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read", "cache_creation_tokens", "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write", "input_tokens",
+    "ailang.tokens.input", "ai.tokens_in", "task.tokens_in", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt", "output_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion", "ailang.tokens.output", "ai.tokens_out", "task.tokens_out",
+    "gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning",
+))
+
+
 def span_usage(attrs: Mapping[str, Any]) -> Usage:
     """Usage from span attributes of any dialect, converted to the exclusive ``tokens_in`` rule.
 
@@ -59,6 +70,8 @@ def span_usage(attrs: Mapping[str, Any]) -> Usage:
     - GenAI semconv (``gen_ai.usage.input_tokens`` / deprecated ``prompt_tokens``) and OpenInference
       (``llm.token_count.prompt``) include cache reads and writes, which are subtracted.
     """
+    if USAGE_KEYS.isdisjoint(attrs):  # most spans carry no usage: skip the key-by-key search
+        return Usage()
     model = to_str(first(attrs, MODEL_KEYS))
     provider = provider_name(first(attrs, PROVIDER_KEYS), model)
     cache_read = _n(attrs, "cache_read_tokens", "gen_ai.usage.cache_read.input_tokens",

@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 TELEMETRY_INGESTED = "telemetry-ingested"
 
-Handler = Callable[[bytes], None]
+# A handler takes the payloads delivered together (one for Pub/Sub pushes, a drained batch locally), so it
+# can do one recompute per entity per delivery.
+Handler = Callable[[list[bytes]], None]
 
 
 class Bus(ABC):

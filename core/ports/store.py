@@ -46,8 +46,10 @@ class IngestUnitOfWork(ABC):
         """Calls whose request_id or response_id is one of ``ids``."""
 
     @abstractmethod
-    def llm_call_candidates(self, org_id: str, session_id: str, t_from: int, t_to: int) -> list[LlmCallRecord]:
-        """Calls of a session within a time range (for the fuzzy join)."""
+    def llm_call_candidates(
+        self, org_id: str, session_id: str, t_from: int, t_to: int, tokens_out: list[int]
+    ) -> list[LlmCallRecord]:
+        """Calls of a session within a time range with one of these output counts (for the fuzzy join)."""
 
     @abstractmethod
     def session_links(self, org_id: str, session_ids: list[str]) -> dict[str, SessionLink]:
@@ -65,8 +67,8 @@ class IngestUnitOfWork(ABC):
         """Upsert every fact of the batch and enqueue outbox messages in the same transaction."""
 
     @abstractmethod
-    def adopt_tool_placeholder(self, org_id: str, placeholder: str, tool_use_id: str) -> None:
-        """Merge a tool call stored under its span placeholder key into the call's real id."""
+    def adopt_tool_placeholders(self, org_id: str, real_ids: dict[str, str]) -> None:
+        """Merge tool calls stored under span placeholder keys (``real_ids`` keys) into their real ids."""
 
     @abstractmethod
     def link_session_to_task(self, org_id: str, session_id: str, link: SessionLink) -> int:

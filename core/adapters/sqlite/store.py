@@ -114,10 +114,14 @@ class _SqliteUnitOfWork(IngestUnitOfWork):
         ).fetchall()
         return [_call_from_row(r) for r in rows]
 
-    def llm_call_candidates(self, org_id: str, session_id: str, t_from: int, t_to: int) -> list[LlmCallRecord]:
+    def llm_call_candidates(
+        self, org_id: str, session_id: str, t_from: int, t_to: int, tokens_out: list[int]
+    ) -> list[LlmCallRecord]:
+        outs = sorted(set(tokens_out))[:500]
         rows = self._conn.execute(
-            "SELECT * FROM llm_calls WHERE org_id = ? AND session_id = ? AND time_ns BETWEEN ? AND ?",
-            (org_id, session_id, t_from, t_to),
+            "SELECT * FROM llm_calls WHERE org_id = ? AND session_id = ? AND time_ns BETWEEN ? AND ? "
+            f"AND tokens_out IN ({','.join('?' * len(outs))})",
+            (org_id, session_id, t_from, t_to, *outs),
         ).fetchall()
         return [_call_from_row(r) for r in rows]
 
@@ -154,16 +158,18 @@ class _SqliteUnitOfWork(IngestUnitOfWork):
                 out[(trace_id, span_id)] = row[0]
         return out
 
-    def adopt_tool_placeholder(self, org_id: str, placeholder: str, tool_use_id: str) -> None:
-        row = self._conn.execute(
-            "SELECT * FROM tool_calls WHERE org_id = ? AND tool_use_id = ?", (org_id, placeholder)
-        ).fetchone()
-        if row is None:
-            return
-        values = [row[c] for c in _TOOL_COLS]
-        values[1] = tool_use_id
-        self._conn.execute(_UPSERT_TOOLS, values)
-        self._conn.execute("DELETE FROM tool_calls WHERE org_id = ? AND tool_use_id = ?", (org_id, placeholder))
+    def adopt_tool_placeholders(self, org_id: str, real_ids: dict[str, str]) -> None:
+        for chunk in _chunks(list(real_ids)):
+            rows = self._conn.execute(
+                f"SELECT * FROM tool_calls WHERE org_id = ? AND tool_use_id IN ({','.join('?' * len(chunk))})",
+                (org_id, *chunk),
+            ).fetchall()
+            for row in rows:
+                values = [row[c] for c in _TOOL_COLS]
+                values[1] = real_ids[row["tool_use_id"]]
+                self._conn.execute(_UPSERT_TOOLS, values)
+                self._conn.execute("DELETE FROM tool_calls WHERE org_id = ? AND tool_use_id = ?",
+                                   (org_id, row["tool_use_id"]))
 
     def link_session_to_task(self, org_id: str, session_id: str, link: SessionLink) -> int:
         self._conn.execute(
@@ -276,7 +282,28 @@ class SqliteStore(Store):
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._writer = self._connect()
+        # Checkpoints (which fsync the database file) run on a background thread, not inside a request's
+        # commit; started on first write so it lives in the serving process (after any fork).
+        self._writer.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpointer: threading.Thread | None = None
+        self._closed = threading.Event()
         self.schema_version = migrate(self._writer)
+
+    def _start_checkpointer(self) -> None:
+        if self._checkpointer is None:
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="wal-checkpoint", daemon=True)
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        conn = self._connect()
+        try:
+            while not self._closed.wait(1.0):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    pass  # busy: the next pass catches up
+        finally:
+            conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
@@ -294,6 +321,8 @@ class SqliteStore(Store):
 
     @contextmanager
     def unit_of_work(self) -> Iterator[IngestUnitOfWork]:
+        if self._checkpointer is None:
+            self._start_checkpointer()
         with self._write_lock:
             conn = self._writer
             try:
@@ -420,6 +449,9 @@ class SqliteStore(Store):
         return int(self._reader().execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
     def close(self) -> None:
+        self._closed.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=5)
         self._writer.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:

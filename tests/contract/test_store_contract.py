@@ -1,0 +1,130 @@
+"""The Store port's contract: every adapter must pass this suite unchanged (add its factory to STORES)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from core.adapters.sqlite import SqliteStore
+from core.ingest import IngestService
+from core.models import MetricQuery, SpanQuery, TraceQuery
+from core.ports.store import SessionLink, Store
+from core.pricing import PriceTable
+from core.records import Batch, LlmCallRecord, SessionRecord, ToolCallRecord, Usage
+from core.span_filter import SpanFilter
+from tests.payloads import log_request, trace_request
+
+STORES: dict[str, Callable[[Path], Store]] = {
+    "sqlite": lambda tmp: SqliteStore(tmp / "contract.db"),
+}
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s = STORES[request.param](tmp_path)
+    yield s
+    s.close()
+
+
+def service(store: Store) -> IngestService:
+    return IngestService(store, PriceTable.load(), SpanFilter.from_env({}))
+
+
+def test_replaying_a_batch_changes_no_stored_fact(store: Store) -> None:
+    req = trace_request(5, attrs={"session.id": "s1", "gen_ai.request.model": "claude-haiku-4-5",
+                                  "input_tokens": 10, "output_tokens": 5})
+    svc = service(store)
+    svc.ingest("acme", "traces", req, "d1")
+    before = [s.model_dump() for s in store.list_spans("acme", SpanQuery(limit=100))]
+    for _ in range(3):
+        svc.ingest("acme", "traces", req, "d1")
+    assert [s.model_dump() for s in store.list_spans("acme", SpanQuery(limit=100))] == before
+    assert len(before) == 5
+    assert len(store.list_traces("acme", TraceQuery())) == 1
+
+
+def test_every_read_stays_inside_its_org(store: Store) -> None:
+    svc = service(store)
+    svc.ingest("acme", "traces", trace_request(2, attrs={"session.id": "shared"}), "a")
+    svc.ingest("acme", "logs", log_request([{"event.name": "api_request", "session.id": "shared",
+                                             "model": "claude-haiku-4-5", "request_id": "r1",
+                                             "input_tokens": "1", "output_tokens": "2"}]), "b")
+    assert store.list_spans("globex", SpanQuery()) == []
+    assert store.list_traces("globex", TraceQuery()) == []
+    assert store.get_session("globex", "shared") is None
+    assert store.session_llm_calls("globex", "shared") == []
+    assert store.list_metric_points("globex", MetricQuery()) == []
+    assert store.get_session("acme", "shared") is not None
+    assert len(store.session_llm_calls("acme", "shared")) == 1
+
+
+def test_tool_call_sources_fill_fields_and_never_clear_them(store: Store) -> None:
+    a = Batch("acme", tool_calls=[ToolCallRecord("t1", "s", tool_name="Bash", decision="accept")])
+    b = Batch("acme", tool_calls=[ToolCallRecord("t1", "s", success=True, duration_ms=12.0)])
+    for batch in (a, b, a):
+        with store.unit_of_work() as uow:
+            uow.write(batch, "x", [])
+    [tool] = store.session_tool_calls("acme", "s")
+    assert (tool.tool_name, tool.decision, tool.success, tool.duration_ms) == ("Bash", "accept", True, 12.0)
+
+
+def test_sessions_merge_first_last_seen_and_models(store: Store) -> None:
+    base = 1_700_000_000 * 10**9
+    for first, last, model in ((200, 300, "m2"), (100, 150, "m1"), (200, 300, "m2")):
+        rec = SessionRecord("s", base + first * 10**9, base + last * 10**9, service_name="claude-code", source_type="claude_code", models={model})
+        with store.unit_of_work() as uow:
+            uow.write(Batch("acme", sessions={"s": rec}), "x", [])
+    session = store.get_session("acme", "s")
+    assert session is not None and session.models == ["m1", "m2"]
+    assert session.started_at is not None and session.last_seen_at is not None
+    assert session.started_at.timestamp() == 1_700_000_100
+    assert session.last_seen_at.timestamp() == 1_700_000_300
+
+
+def test_llm_call_lookups_by_id_and_candidates(store: Store) -> None:
+    call = LlmCallRecord("req:r1", "s", 1_000, 5.0, Usage(model="m", tokens_out=7), request_id="r1")
+    with store.unit_of_work() as uow:
+        uow.write(Batch("acme", llm_calls=[call]), "x", [])
+    with store.unit_of_work() as uow:
+        assert [c.call_key for c in uow.llm_calls_by_ids("acme", ["r1"])] == ["req:r1"]
+        assert uow.llm_calls_by_ids("globex", ["r1"]) == []
+        assert len(uow.llm_call_candidates("acme", "s", 0, 2_000, [7])) == 1
+        assert uow.llm_call_candidates("acme", "s", 0, 2_000, [8]) == []
+        assert uow.llm_call_candidates("acme", "s", 2_000, 3_000, [7]) == []
+
+
+def test_orphan_spans_linked_when_their_task_is_learned(store: Store) -> None:
+    service(store).ingest("acme", "traces", trace_request(3, attrs={"session.id": "s9"}), "a")
+    with store.unit_of_work() as uow:
+        assert uow.link_session_to_task("acme", "s9", SessionLink("task-1", "as-1")) == 3
+        assert uow.session_links("acme", ["s9"]) == {"s9": SessionLink("task-1", "as-1")}
+    assert {s.task_id for s in store.list_spans("acme", SpanQuery(session_id="s9"))} == {"task-1"}
+
+
+def test_outbox_is_durable_until_acknowledged(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.write(Batch("acme"), "x", [("topic-a", b"one"), ("topic-a", b"two")])
+    first = store.claim_outbox(10)
+    assert [m.payload for m in first] == [b"one", b"two"]
+    assert store.outbox_backlog() == 2
+    store.ack_outbox([first[0].id])
+    assert [m.payload for m in store.claim_outbox(10)] == [b"two"]
+
+
+def test_failed_unit_of_work_writes_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.unit_of_work() as uow:
+        uow.write(Batch("acme", tool_calls=[ToolCallRecord("t1", "s", tool_name="Bash")]), "x", [("t", b"p")])
+        raise RuntimeError("boom")
+    assert store.session_tool_calls("acme", "s") == []
+    assert store.outbox_backlog() == 0
+
+
+def test_older_rollup_never_overwrites_newer(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.write(Batch("acme", sessions={"s": SessionRecord("s", 1, 2)}), "x", [])
+    store.save_session_rollup("acme", "s", '{"v": "new"}', 200)
+    store.save_session_rollup("acme", "s", '{"v": "old"}', 100)
+    session = store.get_session("acme", "s")
+    assert session is not None and session.summary == {"v": "new"}
