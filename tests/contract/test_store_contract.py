@@ -73,7 +73,8 @@ def test_tool_call_sources_fill_fields_and_never_clear_them(store: Store) -> Non
 def test_sessions_merge_first_last_seen_and_models(store: Store) -> None:
     base = 1_700_000_000 * 10**9
     for first, last, model in ((200, 300, "m2"), (100, 150, "m1"), (200, 300, "m2")):
-        rec = SessionRecord("s", base + first * 10**9, base + last * 10**9, service_name="claude-code", source_type="claude_code", models={model})
+        rec = SessionRecord("s", base + first * 10**9, base + last * 10**9, service_name="claude-code",
+                            source_type="claude_code", models={model})
         with store.unit_of_work() as uow:
             uow.write(Batch("acme", sessions={"s": rec}), "x", [])
     session = store.get_session("acme", "s")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -298,10 +299,8 @@ class SqliteStore(Store):
         conn = self._connect()
         try:
             while not self._closed.wait(1.0):
-                try:
+                with contextlib.suppress(sqlite3.Error):  # busy: the next pass catches up
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error:
-                    pass  # busy: the next pass catches up
         finally:
             conn.close()
 
