@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 # Token rule for every record: ``tokens_in`` EXCLUDES cache reads and cache writes, which have their own
 # fields (Anthropic's raw meaning). Sources whose input count includes cache (GenAI semconv, Gemini,
-# OpenInference) are converted by the normalisers. ``reasoning_tokens`` are billed as output.
+# OpenInference) are converted by the normalisers. Likewise ``tokens_out`` excludes ``reasoning_tokens``
+# (Gemini's thoughts, semconv reasoning), which are billed at the output price.
 
 
 @dataclass(slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs
@@ -18,6 +18,7 @@ from core.pricing import PriceTable
 from core.records import Batch, EventRecord, LlmCallRecord, ToolCallRecord, Usage
 
 _PREFIXES = (("claude_code.", "claude_code"), ("gemini_cli.", "gemini_cli"))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SEVERITIES = ("", "trace", "trace", "trace", "trace", "debug", "debug", "debug", "debug", "info", "info", "info",
                "info", "warn", "warn", "warn", "warn", "error", "error", "error", "error", "fatal", "fatal", "fatal",
                "fatal")
@@ -62,7 +63,10 @@ def _timestamp(record: LogRecord, attrs: dict[str, Any]) -> int:
     stamp = to_str(attrs.get("event.timestamp"))
     if stamp:
         try:
-            return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1e9)
+            moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return (moment - _EPOCH) // timedelta(microseconds=1) * 1000  # integer maths: no float rounding
         except ValueError:
             pass
     return record.observed_time_unix_nano
@@ -96,7 +100,7 @@ def _normalise_one(record: LogRecord, ctx: ResourceContext, batch: Batch, prices
     if body.WhichOneof("value"):
         value = any_value(body)
         body_text = value if isinstance(value, str) else json.dumps(value, default=str)
-        if body_text == full_name:
+        if body_text in (full_name, f"{dialect}.{name}"):  # the name repeated as body carries nothing
             body_text = None
         body_text = mask_text(body_text, batch.redactions)
     batch.events.append(EventRecord(

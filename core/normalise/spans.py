@@ -113,7 +113,7 @@ def _normalise_one(
         if usage.model:
             seen.models.add(usage.model)
     op = attrs.get("gen_ai.operation.name")
-    if name == "claude_code.llm_request" or op in _LLM_OPERATIONS:
+    if name == "claude_code.llm_request" or op in _LLM_OPERATIONS or attrs.get("openinference.span.kind") == "LLM":
         batch.llm_calls.append(_llm_call(record, attrs))
     elif name == "claude_code.tool" or op == "execute_tool":
         tool = _tool_call(record, attrs)

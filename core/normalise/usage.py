@@ -87,6 +87,8 @@ def span_usage(attrs: Mapping[str, Any]) -> Usage:
     tokens_out = _n(attrs, "output_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens",
                     "llm.token_count.completion", "ailang.tokens.output", "ai.tokens_out", "task.tokens_out")
     reasoning = _n(attrs, "gen_ai.usage.reasoning.output_tokens", "llm.token_count.completion_details.reasoning")
+    # GenAI semconv and OpenInference count reasoning inside the output; ours keeps it in its own field.
+    tokens_out = max(tokens_out - reasoning, 0)
     return Usage(
         model=model,
         provider=provider,
