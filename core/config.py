@@ -26,6 +26,8 @@ class Settings:
       OBSERVATORY_LLM_JOIN_WINDOW_S  seconds within which an event and a span of one LLM call are joined
       OBSERVATORY_RETRY_AFTER_S   Retry-After seconds sent with 503; default 5
       OBSERVATORY_BUS_POLL_S      local outbox drain interval; default 0.5
+      OBSERVATORY_BUS_DRAINER     `thread` (default): the serving process drains the outbox itself;
+                                  `external`: another process does (`observatory serve` starts `observatory worker`)
     The span filter reads OBSERVATORY_SPAN_FILTER_ALLOW|DENY|DISABLE (core/span_filter.py).
     """
 
@@ -37,6 +39,7 @@ class Settings:
     llm_join_window_s: float = 120.0
     retry_after_s: int = 5
     bus_poll_s: float = 0.5
+    bus_drainer: str = "thread"
 
     @property
     def sqlite_path(self) -> Path:
@@ -54,6 +57,7 @@ class Settings:
             llm_join_window_s=float(env.get("OBSERVATORY_LLM_JOIN_WINDOW_S") or 120.0),
             retry_after_s=_int(env, "OBSERVATORY_RETRY_AFTER_S", 5),
             bus_poll_s=float(env.get("OBSERVATORY_BUS_POLL_S") or 0.5),
+            bus_drainer=_choice(env, "OBSERVATORY_BUS_DRAINER", ("thread", "external")),
         )
 
 
@@ -68,6 +72,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise ValueError(f"{name} must be positive, got {value}")
     return value
+
+
+def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    raw = env.get(name) or allowed[0]
+    if raw not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
 
 
 @functools.cache

@@ -4,20 +4,62 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
 
 def _serve(args: argparse.Namespace) -> int:
     os.environ["OBSERVATORY_DATA_DIR"] = str(args.data_dir)
+    # As in the cloud, the aggregate worker runs apart from the HTTP functions: it gets its own process
+    # (and core), so recomputing rollups never stalls an ingest request.
+    os.environ["OBSERVATORY_BUS_DRAINER"] = "external"
+    # One HTTP process per core (SQLite writes are serialised across them by the store's file lock);
+    # WORKERS and THREADS are the functions-framework's own knobs and still win when set.
+    os.environ.setdefault("WORKERS", str(min(2, os.cpu_count() or 1)))
     import functions_framework
     from functions_framework import _http
 
     from emulator import local_server
 
-    app = functions_framework.create_app(target="local_stack", source=local_server.__file__)  # type: ignore[no-untyped-call]
-    print(f"observatory: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True)
-    _http.create_server(app, debug=False).run(args.host, args.port)  # type: ignore[no-untyped-call]
+    worker = subprocess.Popen([sys.executable, "-m", "emulator.cli", "worker", "--data-dir", str(args.data_dir),
+                               "--parent-pid", str(os.getpid())])
+    try:
+        app = functions_framework.create_app(target="local_stack", source=local_server.__file__)  # type: ignore[no-untyped-call]
+        print(f"observatory: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True)
+        _http.create_server(app, debug=False).run(args.host, args.port)  # type: ignore[no-untyped-call]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    os.environ["OBSERVATORY_DATA_DIR"] = str(args.data_dir)
+    import logging
+
+    from core.adapters.sqlite import SqliteStore
+    from core.config import get_settings
+    from functions._bootstrap import build
+
+    logging.basicConfig(level=logging.INFO)
+    container = build(get_settings())
+    if isinstance(container.store, SqliteStore):
+        container.store.start_checkpointer()  # the server leaves WAL checkpoints to this process
+    signal.signal(signal.SIGTERM, lambda *_: container.bus.stop())
+
+    def done() -> bool:
+        # Exit with the server that started us, even if it died without telling.
+        return args.parent_pid is not None and os.getppid() != args.parent_pid
+
+    try:
+        container.bus.run_until(done)
+        container.bus.drain()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        container.store.close()
     return 0
 
 
@@ -48,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8080))
     serve.add_argument("--data-dir", type=Path, default=data_dir)
     serve.set_defaults(func=_serve)
+    work = sub.add_parser("worker", help="deliver the local outbox to the workers (aggregation) until stopped")
+    work.add_argument("--data-dir", type=Path, default=data_dir)
+    work.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
+    work.set_defaults(func=_worker)
     rep = sub.add_parser("reprice", help="recompute computed costs of stored calls after a price change")
     rep.add_argument("--data-dir", type=Path, default=data_dir)
     rep.set_defaults(func=_reprice)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ class Container:
 
 
 def build(settings: Settings) -> Container:
-    store = SqliteStore(settings.sqlite_path)
+    store = SqliteStore(settings.sqlite_path, checkpoint_in_process=settings.bus_drainer == "thread")
     prices = PriceTable.load(settings.price_overrides or None)
     bus = OutboxBus(store, poll_s=settings.bus_poll_s)
 
@@ -47,7 +48,11 @@ def container() -> Container:
     """Built lazily inside the serving process (after any fork), so the outbox thread lives where it runs."""
     logging.basicConfig(level=logging.INFO)
     built = build(get_settings())
-    built.bus.start()
+    if built.settings.bus_drainer == "thread":
+        built.bus.start()
+    # Modules and the container live as long as the process: keep them out of every later collection,
+    # which then only walks request garbage (fewer, shorter pauses on the ingest path).
+    gc.freeze()
     return built
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 from core.ports.bus import Bus, Handler
 from core.ports.store import OutboxMessage, Store
@@ -69,10 +71,19 @@ class OutboxBus(Bus):
                 return delivered
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        self.run_until(lambda: False)
+
+    def run_until(self, done: Callable[[], bool]) -> None:
+        """Drain every poll interval until `stop()` or `done()` (checked at least every second); the loop of
+        the drainer thread and of `observatory worker`."""
+        next_drain = time.monotonic() + self._poll_s
+        while not self._stop.is_set() and not done():
             # Under load, waiting the whole interval lets one pass coalesce many batches.
-            self._stop.wait(self._poll_s)
+            self._stop.wait(min(1.0, max(0.0, next_drain - time.monotonic())))
+            if time.monotonic() < next_drain or self._stop.is_set():
+                continue
             try:
                 self.drain()
             except Exception:
                 log.exception("outbox drain failed")
+            next_drain = time.monotonic() + self._poll_s

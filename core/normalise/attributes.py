@@ -28,7 +28,18 @@ def any_value(v: AnyValue) -> Any:
 
 
 def attrs_dict(kvs: Iterable[KeyValue]) -> dict[str, Any]:
-    return {kv.key: any_value(kv.value) for kv in kvs}
+    out: dict[str, Any] = {}
+    for kv in kvs:
+        v = kv.value
+        kind = v.WhichOneof("value")
+        # Inline the two kinds nearly every attribute has: this runs ~20 times per span.
+        if kind == "string_value":
+            out[kv.key] = v.string_value
+        elif kind == "int_value":
+            out[kv.key] = v.int_value
+        else:
+            out[kv.key] = any_value(v)
+    return out
 
 
 def to_int(value: Any) -> int | None:

@@ -11,6 +11,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs
 
 from core.normalise.attributes import any_value, attrs_dict, first, to_bool, to_float, to_int, to_str
 from core.normalise.content import mask_content, mask_text
+from core.normalise.jsontext import compact_json
 from core.normalise.linking import link
 from core.normalise.resource import ResourceContext, fill_session, resource_context
 from core.normalise.usage import price, provider_name
@@ -115,7 +116,7 @@ def _normalise_one(record: LogRecord, ctx: ResourceContext, batch: Batch, prices
         severity=record.severity_text or (_SEVERITIES[record.severity_number] if record.severity_number < 25 else None)
         or None,
         body=body_text,
-        attributes_json=json.dumps(attrs, separators=(",", ":"), default=str),
+        attributes_json=compact_json(attrs),
         resource_json=ctx.json,
     ))
     if session_id:

@@ -9,6 +9,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span
 
 from core.normalise.attributes import attrs_dict, first, to_bool, to_float, to_str
 from core.normalise.content import mask_content
+from core.normalise.jsontext import compact_json
 from core.normalise.linking import link
 from core.normalise.resource import ResourceContext, fill_session, resource_context, source_type_of
 from core.normalise.usage import price, span_usage
@@ -100,7 +101,7 @@ def _normalise_one(
         workspace=ctx.workspace or to_str(attrs.get("process.cwd")) or "",
         usage=usage,
         links=link(ctx, attrs, name),
-        attributes_json=json.dumps(attrs, separators=(",", ":"), default=str) if attrs else "{}",
+        attributes_json=compact_json(attrs) if attrs else "{}",
         resource_json=ctx.json,
         events_json=_events_json(span) if span.events else None,
     )
@@ -132,10 +133,9 @@ def _normalise_one(
 
 
 def _events_json(span: Span) -> str:
-    return json.dumps(
+    return compact_json(
         [{"name": e.name, "time_unix_nano": e.time_unix_nano, "attributes": attrs_dict(e.attributes)}
-         for e in span.events],
-        separators=(",", ":"), default=str,
+         for e in span.events]
     )
 
 

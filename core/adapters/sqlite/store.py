@@ -17,6 +17,11 @@ from core.errors import StorageUnavailable
 from core.ports.store import IngestUnitOfWork, OutboxMessage, SessionLink, Store
 from core.records import Batch, LlmCallRecord, Usage
 
+try:  # POSIX: writers of several processes (server, worker) queue on a kernel lock
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: SQLite's own busy handler is the only arbiter
+    fcntl = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     from core.models import (
         EventView,
@@ -95,6 +100,33 @@ ON CONFLICT(org_id, session_id) DO UPDATE SET
         SELECT value FROM json_each(sessions.models) UNION SELECT value FROM json_each(excluded.models)
         ORDER BY value))
 """
+
+
+class _WriteLock:
+    """One writer at a time across threads and processes. SQLite alone would make a second process's writer
+    poll with growing sleeps (up to 100 ms each) while the first commits; a blocking flock wakes it at once."""
+
+    def __init__(self, path: Path) -> None:
+        self._thread_lock = threading.Lock()
+        self._file = open(path, "a+b") if fcntl is not None else None  # noqa: SIM115 - held for the store's life
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        if self._file is not None:
+            try:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 def _none_if_empty(value: str) -> str | None:
@@ -277,10 +309,13 @@ class SqliteStore(Store):
     it only on power loss, not on a process crash). Writes are serialised by one lock on one connection;
     reads use a connection per thread and never block writers."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, checkpoint_in_process: bool = True) -> None:
+        """`checkpoint_in_process=False`: another process sharing the file (the local worker) runs
+        `start_checkpointer()`, so the serving process spends no CPU or fsync on checkpoints."""
         self.path = Path(path)
+        self._checkpoint_in_process = checkpoint_in_process
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._write_lock = threading.Lock()
+        self._write_lock = _WriteLock(self.path.with_name(self.path.name + ".writelock"))
         self._local = threading.local()
         self._writer = self._connect()
         # Checkpoints (which fsync the database file) run on a background thread, not inside a request's
@@ -288,9 +323,11 @@ class SqliteStore(Store):
         self._writer.execute("PRAGMA wal_autocheckpoint=0")
         self._checkpointer: threading.Thread | None = None
         self._closed = threading.Event()
-        self.schema_version = migrate(self._writer)
+        with self._write_lock:
+            self.schema_version = migrate(self._writer)
 
-    def _start_checkpointer(self) -> None:
+    def start_checkpointer(self) -> None:
+        """Copy committed WAL pages into the database file every second, on a background thread."""
         if self._checkpointer is None:
             self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="wal-checkpoint", daemon=True)
             self._checkpointer.start()
@@ -320,8 +357,8 @@ class SqliteStore(Store):
 
     @contextmanager
     def unit_of_work(self) -> Iterator[IngestUnitOfWork]:
-        if self._checkpointer is None:
-            self._start_checkpointer()
+        if self._checkpointer is None and self._checkpoint_in_process:
+            self.start_checkpointer()
         with self._write_lock:
             conn = self._writer
             try:
@@ -452,6 +489,7 @@ class SqliteStore(Store):
         if self._checkpointer is not None:
             self._checkpointer.join(timeout=5)
         self._writer.close()
+        self._write_lock.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
