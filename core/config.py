@@ -26,6 +26,8 @@ class Settings:
       OBSERVATORY_LLM_JOIN_WINDOW_S  seconds within which an event and a span of one LLM call are joined
       OBSERVATORY_RETRY_AFTER_S   Retry-After seconds sent with 503; default 5
       OBSERVATORY_BUS_POLL_S      local outbox drain interval; default 0.5
+      OBSERVATORY_CORS_ORIGINS    comma-separated origins allowed to call the JSON API from a browser; none by
+                                  default (`*` allows any)
       OBSERVATORY_BUS_DRAINER     `thread` (default): the serving process drains the outbox itself;
                                   `external`: another process does (`observatory serve` starts `observatory worker`)
     The span filter reads OBSERVATORY_SPAN_FILTER_ALLOW|DENY|DISABLE (core/span_filter.py).
@@ -40,6 +42,7 @@ class Settings:
     retry_after_s: int = 5
     bus_poll_s: float = 0.5
     bus_drainer: str = "thread"
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def sqlite_path(self) -> Path:
@@ -57,6 +60,7 @@ class Settings:
             llm_join_window_s=float(env.get("OBSERVATORY_LLM_JOIN_WINDOW_S") or 120.0),
             retry_after_s=_int(env, "OBSERVATORY_RETRY_AFTER_S", 5),
             bus_poll_s=float(env.get("OBSERVATORY_BUS_POLL_S") or 0.5),
+            cors_origins=tuple(o.strip() for o in env.get("OBSERVATORY_CORS_ORIGINS", "").split(",") if o.strip()),
             bus_drainer=_choice(env, "OBSERVATORY_BUS_DRAINER", ("thread", "external")),
         )
 

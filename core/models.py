@@ -5,16 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_LIMIT = 1000
 
 
-class _Query(BaseModel):
+class PageQuery(BaseModel):
+    """`limit` (default 50, values above 1000 are capped to 1000) and `offset`; the base of every list query."""
+
     model_config = ConfigDict(extra="ignore", frozen=True)
-    limit: int = Field(100, ge=1, le=1000)
+    limit: int = Field(50, ge=1)
     offset: int = Field(0, ge=0)
 
+    @field_validator("limit")
+    @classmethod
+    def _cap(cls, value: int) -> int:
+        return min(value, MAX_LIMIT)
 
-class TraceQuery(_Query):
+
+
+class TraceQuery(PageQuery):
     task_id: str | None = None
     trace_id: str | None = None
     session_id: str | None = None
@@ -22,7 +32,7 @@ class TraceQuery(_Query):
     end_time: datetime | None = None
 
 
-class SpanQuery(_Query):
+class SpanQuery(PageQuery):
     task_id: str | None = None
     trace_id: str | None = None
     agent_assignment_id: str | None = None
@@ -35,7 +45,8 @@ class SpanQuery(_Query):
     start_before: datetime | None = None
 
 
-class MetricQuery(_Query):
+class MetricQuery(PageQuery):
+    limit: int = Field(100, ge=1)  # the seed's default for telemetry metrics
     session_id: str | None = None
     name: str | None = None
     workspace: str | None = None
@@ -213,3 +224,57 @@ class SessionMetricsSummary(BaseModel):
     error_count: int = 0
     success_rate: float = 0
     tokens_from_metrics: bool = False
+
+
+class TraceList(BaseModel):
+    traces: list[TraceSummary]
+    count: int
+    limit: int
+    offset: int
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionView]
+    count: int
+    limit: int
+    offset: int
+
+
+class ToolCallList(BaseModel):
+    tools: list[ToolCallView]
+    count: int
+
+
+class ToolSummary(BaseModel):
+    tool_name: str
+    count: int
+    success_count: int
+    details: list[ToolCallView]
+
+
+class ToolSummaryList(BaseModel):
+    tools: list[ToolSummary]
+
+
+class LlmCallList(BaseModel):
+    llm_calls: list[LlmCallView]
+    count: int
+
+
+class EventList(BaseModel):
+    events: list[EventView]
+    count: int
+
+
+class MetricPointList(BaseModel):
+    metrics: list[MetricPointView]
+    count: int
+    limit: int
+    offset: int
+
+
+class SpanList(BaseModel):
+    spans: list[SpanView]
+    count: int
+    limit: int
+    offset: int

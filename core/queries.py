@@ -4,16 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import NotFound
-from core.models import MetricQuery, SessionMetricsSummary, SpanQuery, TraceDetail, TraceQuery
+from core.errors import Forbidden, NotFound
+from core.models import (
+    EventList,
+    LlmCallList,
+    MetricPointList,
+    MetricQuery,
+    SessionList,
+    SessionMetricsSummary,
+    SessionView,
+    SpanList,
+    SpanQuery,
+    ToolCallList,
+    ToolSummary,
+    ToolSummaryList,
+    TraceDetail,
+    TraceList,
+    TraceQuery,
+)
 from core.ports.store import Store
 from core.pricing import PriceTable
 from core.sessions import session_summary
 
 
-def list_traces(store: Store, org_id: str, q: TraceQuery) -> dict[str, Any]:
+def list_traces(store: Store, org_id: str, q: TraceQuery) -> TraceList:
     traces = store.list_traces(org_id, q)
-    return {"traces": traces, "count": len(traces), "limit": q.limit, "offset": q.offset}
+    return TraceList(traces=traces, count=len(traces), limit=q.limit, offset=q.offset)
 
 
 def get_trace(store: Store, org_id: str, trace_id: str) -> TraceDetail:
@@ -31,44 +47,56 @@ def get_trace(store: Store, org_id: str, trace_id: str) -> TraceDetail:
     )
 
 
-def list_spans(store: Store, org_id: str, q: SpanQuery) -> dict[str, Any]:
+def list_spans(store: Store, org_id: str, q: SpanQuery) -> SpanList:
     spans = store.list_spans(org_id, q)
-    return {"spans": spans, "count": len(spans), "limit": q.limit, "offset": q.offset}
+    return SpanList(spans=spans, count=len(spans), limit=q.limit, offset=q.offset)
 
 
-def list_sessions(store: Store, org_id: str, limit: int, offset: int) -> dict[str, Any]:
+def list_sessions(store: Store, org_id: str, limit: int, offset: int) -> SessionList:
     sessions = store.list_sessions(org_id, limit, offset)
-    return {"sessions": sessions, "count": len(sessions), "limit": limit, "offset": offset}
+    return SessionList(sessions=sessions, count=len(sessions), limit=limit, offset=offset)
 
 
-def _require_session(store: Store, org_id: str, session_id: str) -> None:
-    if store.get_session(org_id, session_id) is None:
-        raise NotFound(f"session {session_id} not found")
-
-
-def get_session(store: Store, org_id: str, session_id: str) -> Any:
+def get_session(store: Store, org_id: str, session_id: str, workspace: str | None = None) -> SessionView:
+    """The session; 404 when unknown, 403 when ``workspace`` is given and the session belongs to another."""
     session = store.get_session(org_id, session_id)
     if session is None:
         raise NotFound(f"session {session_id} not found")
+    if workspace and session.workspace != workspace:
+        raise Forbidden(f"session {session_id} does not belong to workspace {workspace!r}")
     return session
 
 
-def session_tools(store: Store, org_id: str, session_id: str) -> dict[str, Any]:
-    _require_session(store, org_id, session_id)
+def session_tools(store: Store, org_id: str, session_id: str, workspace: str | None = None) -> ToolCallList:
+    get_session(store, org_id, session_id, workspace)
     tools = store.session_tool_calls(org_id, session_id)
-    return {"tools": tools, "count": len(tools)}
+    return ToolCallList(tools=tools, count=len(tools))
 
 
-def session_llm_calls(store: Store, org_id: str, session_id: str) -> dict[str, Any]:
-    _require_session(store, org_id, session_id)
+def session_tools_summary(store: Store, org_id: str, session_id: str, workspace: str | None = None
+                          ) -> ToolSummaryList:
+    """The seed's tools summary: per tool name, how many calls and how many succeeded, with the calls."""
+    tools = session_tools(store, org_id, session_id, workspace).tools
+    by_name: dict[str, list[Any]] = {}
+    for tool in tools:
+        by_name.setdefault(tool.tool_name or "unknown", []).append(tool)
+    return ToolSummaryList(tools=[
+        ToolSummary(tool_name=name, count=len(calls), success_count=sum(1 for t in calls if t.success),
+                    details=calls)
+        for name, calls in sorted(by_name.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ])
+
+
+def session_llm_calls(store: Store, org_id: str, session_id: str) -> LlmCallList:
+    get_session(store, org_id, session_id)
     calls = store.session_llm_calls(org_id, session_id)
-    return {"llm_calls": calls, "count": len(calls)}
+    return LlmCallList(llm_calls=calls, count=len(calls))
 
 
-def session_events(store: Store, org_id: str, session_id: str) -> dict[str, Any]:
-    _require_session(store, org_id, session_id)
+def session_events(store: Store, org_id: str, session_id: str) -> EventList:
+    get_session(store, org_id, session_id)
     events = store.session_events(org_id, session_id)
-    return {"events": events, "count": len(events)}
+    return EventList(events=events, count=len(events))
 
 
 def session_metrics(store: Store, prices: PriceTable, org_id: str, session_id: str) -> SessionMetricsSummary:
@@ -78,6 +106,6 @@ def session_metrics(store: Store, prices: PriceTable, org_id: str, session_id: s
     return summary
 
 
-def list_metrics(store: Store, org_id: str, q: MetricQuery) -> dict[str, Any]:
+def list_metrics(store: Store, org_id: str, q: MetricQuery) -> MetricPointList:
     points = store.list_metric_points(org_id, q)
-    return {"metrics": points, "count": len(points), "limit": q.limit, "offset": q.offset}
+    return MetricPointList(metrics=points, count=len(points), limit=q.limit, offset=q.offset)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from core.errors import MethodNotAllowed, NotFound
+
 
 @dataclass(frozen=True)
 class Route:
-    methods: tuple[str, ...]
+    method: str
     path: str
     function: str
     operation: str
@@ -19,35 +21,131 @@ class Route:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.path)
         object.__setattr__(self, "pattern", re.compile(f"^{regex}/?$"))
 
+    @property
+    def scope(self) -> str:
+        """The API-key scope a call needs: reads `read`, everything else `write` (ingest: `ingest`)."""
+        if self.operation == "ingest":
+            return "ingest"
+        return "read" if self.method == "GET" else "write"
+
 
 _API = "/api/observatory"
+
+
+def _r(method: str, path: str, function: str, operation: str, summary: str) -> Route:
+    return Route(method, f"{_API}{path}", function, operation, summary)
+
+
+# Literal paths come before parameterised siblings (`/spans/enriched` before `/spans/{span_id}`).
 ROUTES: tuple[Route, ...] = (
-    Route(("GET",), "/healthz", "healthz", "healthz", "Readiness probe"),
-    Route(("POST",), "/v1/traces", "ingest_traces", "ingest", "OTLP/HTTP traces"),
-    Route(("POST",), "/v1/logs", "ingest_logs", "ingest", "OTLP/HTTP logs"),
-    Route(("POST",), "/v1/metrics", "ingest_metrics", "ingest", "OTLP/HTTP metrics"),
-    Route(("POST",), "/", "ingest_otlp", "ingest", "OTLP/JSON of any signal on one URL (Gemini CLI)"),
-    Route(("GET",), f"{_API}/traces", "query", "list_traces", "Trace summaries"),
-    Route(("GET",), f"{_API}/traces/{{trace_id}}", "query", "get_trace", "One trace with its spans"),
-    Route(("GET",), f"{_API}/spans", "query", "list_spans", "Spans with filters"),
-    Route(("GET",), f"{_API}/sessions", "query", "list_sessions", "Agent sessions"),
-    Route(("GET",), f"{_API}/sessions/{{session_id}}", "query", "get_session", "One session"),
-    Route(("GET",), f"{_API}/sessions/{{session_id}}/tools", "query", "session_tools", "Tool calls of a session"),
-    Route(("GET",), f"{_API}/sessions/{{session_id}}/llm-calls", "query", "session_llm_calls",
-          "LLM calls of a session"),
-    Route(("GET",), f"{_API}/sessions/{{session_id}}/events", "query", "session_events", "Log events of a session"),
-    Route(("GET",), f"{_API}/sessions/{{session_id}}/metrics", "query", "session_metrics",
-          "SessionMetricsSummary of a session"),
-    Route(("GET",), f"{_API}/telemetry/metrics", "query", "list_metrics", "Stored metric points"),
+    Route("GET", "/healthz", "healthz", "healthz", "Readiness probe"),
+    Route("POST", "/v1/traces", "ingest_traces", "ingest", "OTLP/HTTP traces"),
+    Route("POST", "/v1/logs", "ingest_logs", "ingest", "OTLP/HTTP logs"),
+    Route("POST", "/v1/metrics", "ingest_metrics", "ingest", "OTLP/HTTP metrics"),
+    Route("POST", "/", "ingest_otlp", "ingest", "OTLP/JSON of any signal on one URL (Gemini CLI)"),
+    # -- telemetry reads (function `query`) --------------------------------------------------------
+    _r("GET", "/openapi.json", "query", "openapi", "This API as an OpenAPI 3.1 document"),
+    _r("GET", "/traces", "query", "list_traces", "Trace summaries"),
+    _r("GET", "/traces/{trace_id}", "query", "get_trace", "One trace with its spans"),
+    _r("GET", "/sessions", "query", "list_sessions", "Agent sessions"),
+    _r("GET", "/sessions/{session_id}", "query", "get_session", "One session"),
+    _r("GET", "/sessions/{session_id}/tools/summary", "query", "session_tools_summary",
+       "Tool calls of a session grouped by tool"),
+    _r("GET", "/sessions/{session_id}/tools", "query", "session_tools", "Tool calls of a session"),
+    _r("GET", "/sessions/{session_id}/llm-calls", "query", "session_llm_calls", "LLM calls of a session"),
+    _r("GET", "/sessions/{session_id}/events", "query", "session_events", "Log events of a session"),
+    _r("GET", "/sessions/{session_id}/metrics", "query", "session_metrics", "SessionMetricsSummary of a session"),
+    _r("GET", "/telemetry/metrics", "query", "list_metrics", "Stored metric points"),
+    # -- erasure (function `sessions`) -------------------------------------------------------------
+    _r("DELETE", "/sessions/{session_id}", "sessions", "purge_session",
+       "Erase a session and everything recorded for it"),
+    # -- spans (function `spans`) ------------------------------------------------------------------
+    _r("GET", "/spans", "spans", "list_spans", "Spans with filters"),
+    _r("POST", "/spans", "spans", "create_span", "Create a span"),
+    _r("GET", "/spans/enriched", "spans", "list_enriched_spans", "Spans with display names (optionally a tree)"),
+    _r("GET", "/spans/{span_id}", "spans", "get_span", "One span"),
+    _r("PUT", "/spans/{span_id}", "spans", "update_span", "Update a span"),
+    _r("DELETE", "/spans/{span_id}", "spans", "delete_span", "Delete a span"),
+    _r("GET", "/spans/{span_id}/enriched", "spans", "get_enriched_span", "One span with its tool input and result"),
+    _r("GET", "/spans/{span_id}/events", "spans", "list_span_events", "Events of a span"),
+    _r("POST", "/spans/{span_id}/events", "spans", "add_span_event", "Add an event to a span"),
+    # -- workspaces (function `workspaces`) ----------------------------------------------------------
+    _r("GET", "/workspaces", "workspaces", "list_workspaces", "Workspaces"),
+    _r("POST", "/workspaces", "workspaces", "create_workspace", "Create a workspace"),
+    _r("GET", "/workspaces/{workspace_id}", "workspaces", "get_workspace", "One workspace"),
+    _r("PUT", "/workspaces/{workspace_id}", "workspaces", "update_workspace", "Update a workspace"),
+    _r("DELETE", "/workspaces/{workspace_id}", "workspaces", "delete_workspace", "Delete a workspace"),
+    _r("GET", "/workspaces/{workspace_id}/stats", "workspaces", "workspace_stats", "WorkspaceStats"),
+    # -- tasks (function `tasks`) --------------------------------------------------------------------
+    _r("GET", "/tasks", "tasks", "list_tasks", "Tasks"),
+    _r("POST", "/tasks", "tasks", "create_task", "Create a task"),
+    _r("GET", "/tasks/{task_id}", "tasks", "get_task", "One task"),
+    _r("PUT", "/tasks/{task_id}", "tasks", "update_task", "Update a task"),
+    _r("DELETE", "/tasks/{task_id}", "tasks", "delete_task", "Delete a task"),
+    _r("GET", "/tasks/{task_id}/agents", "tasks", "task_agents", "Agent assignments of a task"),
+    _r("GET", "/tasks/{task_id}/timeline", "tasks", "task_timeline", "Timeline of a task"),
+    _r("POST", "/tasks/{task_id}/recalculate", "tasks", "recalculate_task",
+       "Recompute a task's and its assignments' aggregates from their spans"),
+    _r("GET", "/tasks/{task_id}/hierarchy", "hierarchy", "task_hierarchy",
+       "Task -> agent assignments -> traces -> span tree (or a session's hierarchy)"),
+    _r("GET", "/tasks/{task_id}/outliers", "hierarchy", "task_outliers", "Z-score outlier spans of a task"),
+    _r("GET", "/tasks/{task_id}/span-summary", "hierarchy", "task_span_summary", "Span summary of a task"),
+    # -- agent assignments (function `agents`) -------------------------------------------------------
+    _r("POST", "/agents", "agents", "create_assignment", "Create an agent assignment"),
+    _r("GET", "/agents/{assignment_id}", "agents", "get_assignment", "One agent assignment"),
+    _r("PUT", "/agents/{assignment_id}", "agents", "update_assignment", "Update an agent assignment"),
+    _r("DELETE", "/agents/{assignment_id}", "agents", "delete_assignment", "Delete an agent assignment"),
+    _r("GET", "/agents/{assignment_id}/stats", "agents", "assignment_stats", "AgentStats of an assignment's agent"),
+    _r("POST", "/agents/{assignment_id}/recalculate", "agents", "recalculate_assignment",
+       "Recompute an assignment's aggregates from its spans"),
+    # -- inbox messages (function `messages`) --------------------------------------------------------
+    _r("GET", "/messages", "messages", "list_messages", "Inbox messages"),
+    _r("POST", "/messages", "messages", "create_message", "Create a message"),
+    _r("GET", "/messages/{message_id}", "messages", "get_message", "One message"),
+    _r("PUT", "/messages/{message_id}", "messages", "update_message", "Update a message"),
+    _r("DELETE", "/messages/{message_id}", "messages", "delete_message", "Delete a message"),
+    _r("POST", "/messages/{message_id}/read", "messages", "read_message", "Mark a message read"),
+    _r("POST", "/messages/{message_id}/archive", "messages", "archive_message", "Archive a message"),
+    # -- aggregates (function `insights`) ------------------------------------------------------------
+    _r("GET", "/metrics/summary", "insights", "metrics_summary", "MetricsSummary under the control-plane filter"),
+    _r("GET", "/metrics/providers", "insights", "provider_comparison", "Provider comparison"),
+    _r("GET", "/breakdowns/{dimension}", "insights", "breakdown",
+       "Cost, tokens and calls by model, provider, source_type or workspace"),
+    _r("GET", "/heatmap", "insights", "heatmap", "Daily activity heatmap"),
+    # -- hierarchies (function `hierarchy`) ----------------------------------------------------------
+    _r("GET", "/hierarchy/spans", "hierarchy", "span_hierarchy", "Parent-span tree with node types"),
+    _r("GET", "/hierarchy/exec", "hierarchy", "exec_hierarchy", "Exec hierarchy grouped by triggering message"),
+    _r("GET", "/claude-code/events", "hierarchy", "claude_code_events", "Sessions as event-queue items"),
+    _r("GET", "/claude-code/sessions/{session_id}/hierarchy", "hierarchy", "claude_code_session_hierarchy",
+       "Turns of a session with the tools each ran"),
+    # -- legacy JSON ingest (function `legacy_ingest`) -----------------------------------------------
+    _r("POST", "/ingest/claude", "legacy_ingest", "ingest_claude", "Session totals as ClaudeMetrics JSON"),
+    _r("POST", "/ingest/otel", "legacy_ingest", "ingest_otel", "Gemini-style JSON spans"),
 )
 
 
-def match(path: str, function: str | None = None) -> tuple[Route, dict[str, str]] | None:
-    """The route owning ``path`` (optionally only among one function's routes) and its path parameters."""
+def match(path: str, function: str | None = None) -> list[tuple[Route, dict[str, str]]]:
+    """Every route (optionally of one function) whose path matches, with its path parameters."""
+    found = []
     for route in ROUTES:
         if function is not None and route.function != function:
             continue
         m = route.pattern.match(path)
         if m:
-            return route, m.groupdict()
-    return None
+            found.append((route, m.groupdict()))
+    return found
+
+
+def resolve(method: str, path: str, function: str | None = None) -> tuple[Route, dict[str, str]]:
+    """The route serving ``method path``; NotFound when no path matches, MethodNotAllowed when no method does.
+
+    A literal segment wins over a parameter (routes are ordered so); among routes matching the path, the
+    first with the method serves it."""
+    candidates = match(path, function)
+    if not candidates:
+        raise NotFound(f"no route for {path}")
+    for route, params in candidates:
+        if route.method == method or (method == "HEAD" and route.method == "GET"):
+            return route, params
+    allowed = sorted({r.method for r, _ in candidates})
+    raise MethodNotAllowed(f"method {method} not allowed on {candidates[0][0].path} (allowed: {', '.join(allowed)})")

@@ -6,20 +6,22 @@ import importlib
 
 import flask
 
-from core.errors import MethodNotAllowed, NotFound
-from core.routes import match
+from core.errors import CoreError
+from core.routes import match, resolve
 from functions._http import error_response
 
 
 def local_stack(request: flask.Request) -> flask.Response:
-    found = match(request.path)
-    if found is None:
-        return error_response(NotFound(f"no route for {request.path}"))
-    route, _ = found
-    # OTLP paths answer 405 themselves, with a google.rpc.Status body.
-    if request.method not in route.methods and route.operation != "ingest":
-        return error_response(MethodNotAllowed(f"method {request.method} not allowed on {route.path}"))
+    candidates = match(request.path)
+    try:
+        if request.method == "OPTIONS" and candidates:  # CORS preflight: the owning function answers it
+            route = candidates[0][0]
+        elif candidates and candidates[0][0].operation == "ingest":
+            route = candidates[0][0]  # OTLP paths answer 405 themselves, with a google.rpc.Status body
+        else:
+            route, _ = resolve(request.method, request.path)
+    except CoreError as exc:
+        return error_response(exc)
     module = importlib.import_module(f"functions.{route.function}")
     response: flask.Response = getattr(module, route.function)(request)
     return response
-

@@ -1,63 +1,73 @@
-"""Entry point `query`: the read API under /api/observatory (auth scope `read`, the caller's org only)."""
+"""Entry point `query`: telemetry reads under /api/observatory (scope `read`, the caller's org only)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import flask
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from core import queries
-from core.errors import BadParameter, CoreError, MethodNotAllowed, NotFound
-from core.models import MetricQuery, SpanQuery, TraceQuery
-from core.routes import match
-from functions._bootstrap import container
-from functions._http import error_response, json_response
+from core.models import (
+    EventList,
+    LlmCallList,
+    MetricPointList,
+    MetricQuery,
+    PageQuery,
+    SessionList,
+    SessionMetricsSummary,
+    SessionView,
+    ToolCallList,
+    ToolSummaryList,
+    TraceDetail,
+    TraceList,
+    TraceQuery,
+)
+from functions._api import Call, Operation, serve
 
 
-def _params(model: type[BaseModel], request: flask.Request) -> Any:
-    try:
-        return model.model_validate(request.args.to_dict())
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        name = ".".join(str(p) for p in err["loc"]) or "query"
-        raise BadParameter(f"invalid parameter '{name}': {err['msg']}") from None
+class WorkspaceScope(BaseModel):
+    """`workspace`: answer 403 for a session of another workspace (the seed's guard)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    workspace: str | None = None
+
+
+def _openapi(call: Call) -> dict[str, Any]:
+    from functions._openapi import openapi_document
+
+    return openapi_document()
+
+
+OPERATIONS: dict[str, Operation] = {
+    "openapi": Operation(_openapi, None),
+    "list_traces": Operation(lambda c: queries.list_traces(c.services.store, c.org_id, c.params), TraceList,
+                             TraceQuery),
+    "get_trace": Operation(lambda c: queries.get_trace(c.services.store, c.org_id, c.path["trace_id"]), TraceDetail),
+    "list_sessions": Operation(
+        lambda c: queries.list_sessions(c.services.store, c.org_id, c.params.limit, c.params.offset), SessionList,
+        PageQuery),
+    "get_session": Operation(
+        lambda c: queries.get_session(c.services.store, c.org_id, c.path["session_id"], c.params.workspace),
+        SessionView, WorkspaceScope),
+    "session_tools": Operation(
+        lambda c: queries.session_tools(c.services.store, c.org_id, c.path["session_id"], c.params.workspace),
+        ToolCallList, WorkspaceScope),
+    "session_tools_summary": Operation(
+        lambda c: queries.session_tools_summary(c.services.store, c.org_id, c.path["session_id"],
+                                                c.params.workspace),
+        ToolSummaryList, WorkspaceScope),
+    "session_llm_calls": Operation(
+        lambda c: queries.session_llm_calls(c.services.store, c.org_id, c.path["session_id"]), LlmCallList),
+    "session_events": Operation(
+        lambda c: queries.session_events(c.services.store, c.org_id, c.path["session_id"]), EventList),
+    "session_metrics": Operation(
+        lambda c: queries.session_metrics(c.services.store, c.services.prices, c.org_id, c.path["session_id"]),
+        SessionMetricsSummary),
+    "list_metrics": Operation(lambda c: queries.list_metrics(c.services.store, c.org_id, c.params),
+                              MetricPointList, MetricQuery),
+}
 
 
 def query(request: flask.Request) -> flask.Response:
-    c = container()
-    try:
-        found = match(request.path, "query")
-        if found is None:
-            raise NotFound(f"no route for {request.path}")
-        route, path = found
-        if request.method not in route.methods:
-            raise MethodNotAllowed(f"method {request.method} not allowed on {route.path}")
-        org = c.keys.authorize(request.headers, "read").org_id
-        store = c.store
-        op = route.operation
-        result: Any
-        if op == "list_traces":
-            result = queries.list_traces(store, org, _params(TraceQuery, request))
-        elif op == "get_trace":
-            result = queries.get_trace(store, org, path["trace_id"])
-        elif op == "list_spans":
-            result = queries.list_spans(store, org, _params(SpanQuery, request))
-        elif op == "list_sessions":
-            page = _params(TraceQuery, request)  # the shared limit/offset rules
-            result = queries.list_sessions(store, org, page.limit, page.offset)
-        elif op == "get_session":
-            result = queries.get_session(store, org, path["session_id"])
-        elif op == "session_tools":
-            result = queries.session_tools(store, org, path["session_id"])
-        elif op == "session_llm_calls":
-            result = queries.session_llm_calls(store, org, path["session_id"])
-        elif op == "session_events":
-            result = queries.session_events(store, org, path["session_id"])
-        elif op == "session_metrics":
-            result = queries.session_metrics(store, c.prices, org, path["session_id"])
-        else:
-            result = queries.list_metrics(store, org, _params(MetricQuery, request))
-    except CoreError as exc:
-        return error_response(exc, c.settings.retry_after_s)
-    return json_response(result)
+    return serve(request, "query", OPERATIONS)

@@ -8,6 +8,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.ports.catalog import CatalogStore
+from core.ports.erasure import ErasureStore
+from core.ports.insights import InsightStore
+from core.ports.span_views import SpanViewStore
 from core.records import Batch, LlmCallRecord
 
 if TYPE_CHECKING:  # pydantic read models stay out of the ingest cold start
@@ -75,7 +79,7 @@ class IngestUnitOfWork(ABC):
         """Remember the link and attach the session's orphan spans; returns how many spans were linked."""
 
 
-class Store(ABC):
+class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ABC):
     """Operational store. Every method is scoped to one org; no call can see another org's rows."""
 
     @abstractmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
 import time
 
@@ -98,11 +99,28 @@ CREATE TABLE outbox (
 ]
 
 
+# Each API area's mixin module keeps its own migrations, numbered in its own range so areas never collide:
+# catalog 10-19, insights 20-29, span_views 30-39, erasure 40-49 (and later areas 50+).
+_AREAS = ("catalog", "insights", "span_views", "erasure")
+
+
+def all_migrations() -> list[tuple[int, str]]:
+    """The telemetry tables' migrations plus every area's, in version order."""
+    found = list(MIGRATIONS)
+    for area in _AREAS:
+        found += importlib.import_module(f"core.adapters.sqlite.{area}").MIGRATIONS
+    versions = [v for v, _ in found]
+    if len(versions) != len(set(versions)):
+        raise RuntimeError(f"duplicate migration versions: {sorted(versions)}")
+    return sorted(found)
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply pending migrations; returns the schema version now in force."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_ns INTEGER)")
     applied = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
-    for version, script in MIGRATIONS:
+    migrations = all_migrations()
+    for version, script in migrations:
         if version in applied:
             continue
         conn.execute("BEGIN IMMEDIATE")
@@ -117,4 +135,4 @@ def migrate(conn: sqlite3.Connection) -> int:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    return max(v for v, _ in MIGRATIONS)
+    return max(v for v, _ in migrations)

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.adapters.sqlite.schema import migrate
+from core.adapters.sqlite.catalog import SqliteCatalog
+from core.adapters.sqlite.erasure import SqliteErasure
+from core.adapters.sqlite.insights import SqliteInsights
+from core.adapters.sqlite.span_views import SqliteSpanViews
 from core.errors import StorageUnavailable
 from core.ports.store import IngestUnitOfWork, OutboxMessage, SessionLink, Store
 from core.records import Batch, LlmCallRecord, Usage
-
-try:  # POSIX: writers of several processes (server, worker) queue on a kernel lock
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: SQLite's own busy handler is the only arbiter
-    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from core.models import (
@@ -100,33 +95,6 @@ ON CONFLICT(org_id, session_id) DO UPDATE SET
         SELECT value FROM json_each(sessions.models) UNION SELECT value FROM json_each(excluded.models)
         ORDER BY value))
 """
-
-
-class _WriteLock:
-    """One writer at a time across threads and processes. SQLite alone would make a second process's writer
-    poll with growing sleeps (up to 100 ms each) while the first commits; a blocking flock wakes it at once."""
-
-    def __init__(self, path: Path) -> None:
-        self._thread_lock = threading.Lock()
-        self._file = open(path, "a+b") if fcntl is not None else None  # noqa: SIM115 - held for the store's life
-
-    def __enter__(self) -> None:
-        self._thread_lock.acquire()
-        if self._file is not None:
-            try:
-                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
-            except BaseException:
-                self._thread_lock.release()
-                raise
-
-    def __exit__(self, *exc: object) -> None:
-        if self._file is not None:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
-        self._thread_lock.release()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
 
 
 def _none_if_empty(value: str) -> str | None:
@@ -304,76 +272,17 @@ def _call_from_row(r: sqlite3.Row) -> LlmCallRecord:
     )
 
 
-class SqliteStore(Store):
-    """WAL mode with synchronous=NORMAL: a write is durable once its transaction commits (the OS may lose
-    it only on power loss, not on a process crash). Writes are serialised by one lock on one connection;
-    reads use a connection per thread and never block writers."""
-
-    def __init__(self, path: Path | str, checkpoint_in_process: bool = True) -> None:
-        """`checkpoint_in_process=False`: another process sharing the file (the local worker) runs
-        `start_checkpointer()`, so the serving process spends no CPU or fsync on checkpoints."""
-        self.path = Path(path)
-        self._checkpoint_in_process = checkpoint_in_process
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._write_lock = _WriteLock(self.path.with_name(self.path.name + ".writelock"))
-        self._local = threading.local()
-        self._writer = self._connect()
-        # Checkpoints (which fsync the database file) run on a background thread, not inside a request's
-        # commit; started on first write so it lives in the serving process (after any fork).
-        self._writer.execute("PRAGMA wal_autocheckpoint=0")
-        self._checkpointer: threading.Thread | None = None
-        self._closed = threading.Event()
-        with self._write_lock:
-            self.schema_version = migrate(self._writer)
-
-    def start_checkpointer(self) -> None:
-        """Copy committed WAL pages into the database file every second, on a background thread."""
-        if self._checkpointer is None:
-            self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="wal-checkpoint", daemon=True)
-            self._checkpointer.start()
-
-    def _checkpoint_loop(self) -> None:
-        conn = self._connect()
-        try:
-            while not self._closed.wait(1.0):
-                with contextlib.suppress(sqlite3.Error):  # busy: the next pass catches up
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        finally:
-            conn.close()
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=10000")
-        return conn
-
-    def _reader(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-        return conn
+class SqliteStore(SqliteCatalog, SqliteInsights, SqliteSpanViews, SqliteErasure, Store):
+    """The Store port on one SQLite file; connections, locking and checkpoints live in SqliteBase, each API
+    area's SQL in its own mixin module."""
 
     @contextmanager
     def unit_of_work(self) -> Iterator[IngestUnitOfWork]:
-        if self._checkpointer is None and self._checkpoint_in_process:
-            self.start_checkpointer()
-        with self._write_lock:
-            conn = self._writer
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StorageUnavailable(f"store cannot take the write: {exc}") from exc
-            try:
+        try:
+            with self.transaction() as conn:
                 yield _SqliteUnitOfWork(conn)
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                conn.execute("ROLLBACK")
-                raise StorageUnavailable(f"store cannot take the write: {exc}") from exc
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        except sqlite3.IntegrityError as exc:
+            raise StorageUnavailable(f"store cannot take the write: {exc}") from exc
 
     # -- reads (SQL in reads.py, imported lazily: it pulls pydantic models) -------------------------
     def list_traces(self, org_id: str, query: TraceQuery) -> list[TraceSummary]:
@@ -454,19 +363,13 @@ class SqliteStore(Store):
 
     def update_computed_costs(self, table: str, rows: list[tuple[str, str, LlmCallRecord]]) -> None:
         where = {"llm_calls": "call_key = ?", "spans": "trace_id || ':' || span_id = ?"}[table]
-        with self._write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                self._writer.executemany(
-                    f"UPDATE {table} SET computed_cost_usd = ?, cost_usd = ?, cache_savings_usd = ?, unpriced = ? "
-                    f"WHERE org_id = ? AND {where}",
-                    [(c.usage.computed_cost_usd, c.usage.cost_usd, c.usage.cache_savings_usd, c.usage.unpriced,
-                      org, key) for org, key, c in rows],
-                )
-                self._writer.execute("COMMIT")
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
+        with self.transaction() as conn:
+            conn.executemany(
+                f"UPDATE {table} SET computed_cost_usd = ?, cost_usd = ?, cache_savings_usd = ?, unpriced = ? "
+                f"WHERE org_id = ? AND {where}",
+                [(c.usage.computed_cost_usd, c.usage.cost_usd, c.usage.cache_savings_usd, c.usage.unpriced,
+                  org, key) for org, key, c in rows],
+            )
 
     # -- outbox ------------------------------------------------------------------------------------
     def claim_outbox(self, limit: int) -> list[OutboxMessage]:
@@ -483,13 +386,3 @@ class SqliteStore(Store):
 
     def outbox_backlog(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
-
-    def close(self) -> None:
-        self._closed.set()
-        if self._checkpointer is not None:
-            self._checkpointer.join(timeout=5)
-        self._writer.close()
-        self._write_lock.close()
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()

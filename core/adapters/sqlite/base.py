@@ -1,0 +1,134 @@
+"""SqliteBase: one SQLite file's connections (a writer, a reader per thread), the cross-process write lock,
+transactions, migrations and background WAL checkpoints; every SQLite mixin builds on it."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from core.adapters.sqlite.schema import migrate
+from core.errors import StorageUnavailable
+
+try:  # POSIX: writers of several processes (server, worker) queue on a kernel lock
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: SQLite's own busy handler is the only arbiter
+    fcntl = None  # type: ignore[assignment]
+
+
+class _WriteLock:
+    """One writer at a time across threads and processes. SQLite alone would make a second process's writer
+    poll with growing sleeps (up to 100 ms each) while the first commits; a blocking flock wakes it at once."""
+
+    def __init__(self, path: Path) -> None:
+        self._thread_lock = threading.Lock()
+        self._file = open(path, "a+b") if fcntl is not None else None  # noqa: SIM115 - held for the store's life
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        if self._file is not None:
+            try:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+class SqliteBase:
+    """WAL mode with synchronous=NORMAL: a write is durable once its transaction commits (the OS may lose
+    it only on power loss, not on a process crash). Writes are serialised by one lock on one connection;
+    reads use a connection per thread and never block writers."""
+
+    def __init__(self, path: Path | str, checkpoint_in_process: bool = True) -> None:
+        """`checkpoint_in_process=False`: another process sharing the file (the local worker) runs
+        `start_checkpointer()`, so the serving process spends no CPU or fsync on checkpoints."""
+        self.path = Path(path)
+        self._checkpoint_in_process = checkpoint_in_process
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock = _WriteLock(self.path.with_name(self.path.name + ".writelock"))
+        self._local = threading.local()
+        self._writer = self._connect()
+        # Checkpoints (which fsync the database file) run on a background thread, not inside a request's
+        # commit; started on first write so it lives in the serving process (after any fork).
+        self._writer.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpointer: threading.Thread | None = None
+        self._closed = threading.Event()
+        with self._write_lock:
+            self.schema_version = migrate(self._writer)
+
+    def start_checkpointer(self) -> None:
+        """Copy committed WAL pages into the database file every second, on a background thread."""
+        if self._checkpointer is None:
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="wal-checkpoint", daemon=True)
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        conn = self._connect()
+        try:
+            while not self._closed.wait(1.0):
+                with contextlib.suppress(sqlite3.Error):  # busy: the next pass catches up
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE .. COMMIT) under the write lock; rolled back on any error.
+        A SQLite failure surfaces as StorageUnavailable (503 + Retry-After), never as a half-written state."""
+        if self._checkpointer is None and self._checkpoint_in_process:
+            self.start_checkpointer()
+        with self._write_lock:
+            conn = self._writer
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StorageUnavailable(f"store cannot take the write: {exc}") from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK")
+                raise  # a constraint the caller may turn into a 4xx
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise StorageUnavailable(f"store cannot take the write: {exc}") from exc
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        self._closed.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=5)
+        self._writer.close()
+        self._write_lock.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()

@@ -1,0 +1,11 @@
+"""SqliteErasure: the SQL of the erasure API area on SqliteBase (tables in MIGRATIONS below)."""
+
+from __future__ import annotations
+
+from core.adapters.sqlite.base import SqliteBase
+
+MIGRATIONS: list[tuple[int, str]] = []
+
+
+class SqliteErasure(SqliteBase):
+    pass

@@ -1,0 +1,11 @@
+"""SqliteSpanViews: the SQL of the span_views API area on SqliteBase (tables in MIGRATIONS below)."""
+
+from __future__ import annotations
+
+from core.adapters.sqlite.base import SqliteBase
+
+MIGRATIONS: list[tuple[int, str]] = []
+
+
+class SqliteSpanViews(SqliteBase):
+    pass

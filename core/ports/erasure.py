@@ -1,0 +1,9 @@
+"""ErasureStore: the Store port's methods for the erasure API area (every method scoped to one org)."""
+
+from __future__ import annotations
+
+from abc import ABC
+
+
+class ErasureStore(ABC):  # noqa: B024 - filled by the area's methods
+    pass

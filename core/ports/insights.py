@@ -1,0 +1,9 @@
+"""InsightStore: the Store port's methods for the insights API area (every method scoped to one org)."""
+
+from __future__ import annotations
+
+from abc import ABC
+
+
+class InsightStore(ABC):  # noqa: B024 - filled by the area's methods
+    pass

@@ -1,0 +1,9 @@
+"""SpanViewStore: the Store port's methods for the span_views API area (every method scoped to one org)."""
+
+from __future__ import annotations
+
+from abc import ABC
+
+
+class SpanViewStore(ABC):  # noqa: B024 - filled by the area's methods
+    pass
