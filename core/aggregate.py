@@ -1,4 +1,4 @@
-"""The aggregate worker's logic: recompute, from facts, the rollups of every session a batch touched."""
+"""The aggregate worker's logic: recompute, from facts, the rollups of every session and task a batch touched."""
 
 from __future__ import annotations
 
@@ -14,13 +14,17 @@ log = logging.getLogger(__name__)
 
 
 def handle_ingested(store: Store, prices: PriceTable, payloads: list[bytes]) -> int:
-    """One recompute per touched session per delivery; safe under redelivery (a recompute is a pure function
-    of the stored facts, and an older result never overwrites a newer one). Returns sessions recomputed."""
+    """One recompute per touched session and per touched task (with its agent assignments) per delivery; safe
+    under redelivery (a recompute is a pure function of the stored facts, and an older session result never
+    overwrites a newer one). Returns how many sessions and tasks were recomputed."""
     touched: set[tuple[str, str]] = set()
+    tasks: set[tuple[str, str]] = set()
     for payload in payloads:
         try:
             message = json.loads(payload)
-            touched.update((message["org_id"], s) for s in message.get("session_ids") or [])
+            org_id = message["org_id"]
+            touched.update((org_id, s) for s in message.get("session_ids") or [])
+            tasks.update((org_id, t) for t in message.get("task_ids") or [])
         except (ValueError, KeyError, TypeError):
             log.error("dropping malformed telemetry-ingested message: %r", payload[:200])
     for org_id, session_id in sorted(touched):
@@ -28,4 +32,14 @@ def handle_ingested(store: Store, prices: PriceTable, payloads: list[bytes]) -> 
         summary = session_summary(store, prices, org_id, session_id)
         if summary is not None:
             store.save_session_rollup(org_id, session_id, summary.model_dump_json(), computed_ns)
-    return len(touched)
+    for org_id, task_id in sorted(tasks):
+        recompute_task(store, org_id, task_id)
+    return len(touched) + len(tasks)
+
+
+def recompute_task(store: Store, org_id: str, task_id: str) -> None:
+    """A task's and its assignments' totals from their spans; spans may name a task not (yet) in the
+    catalog, which is then skipped: creating it later and recalculating picks its spans up."""
+    for assignment in store.list_task_assignments(org_id, task_id):
+        store.recalculate_assignment(org_id, assignment.id)
+    store.recalculate_task(org_id, task_id)

@@ -48,6 +48,12 @@ class NotFound(CoreError):
     status = 404
 
 
+class Conflict(CoreError):
+    """A create names an id that already exists (in the caller's org)."""
+
+    status = 409
+
+
 class StorageUnavailable(CoreError):
     """The store cannot take the write now; the client should retry later."""
 
