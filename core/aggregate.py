@@ -1,4 +1,5 @@
-"""The aggregate worker's logic: recompute, from facts, the rollups of every session and task a batch touched."""
+"""The aggregate worker's logic: recompute, from facts, the rollups of every session and task a batch touched
+(and index its spans by id)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,19 @@ def handle_ingested(store: Store, prices: PriceTable, payloads: list[bytes]) -> 
     overwrites a newer one). Returns how many sessions and tasks were recomputed."""
     touched: set[tuple[str, str]] = set()
     tasks: set[tuple[str, str]] = set()
+    traces: dict[str, set[str]] = {}
     for payload in payloads:
         try:
             message = json.loads(payload)
             org_id = message["org_id"]
             touched.update((org_id, s) for s in message.get("session_ids") or [])
             tasks.update((org_id, t) for t in message.get("task_ids") or [])
+            traces.setdefault(org_id, set()).update(message.get("trace_ids") or [])
         except (ValueError, KeyError, TypeError):
             log.error("dropping malformed telemetry-ingested message: %r", payload[:200])
+    for org_id, trace_ids in sorted(traces.items()):
+        if trace_ids:
+            store.index_span_ids(org_id, sorted(trace_ids))
     for org_id, session_id in sorted(touched):
         computed_ns = time.time_ns()
         summary = session_summary(store, prices, org_id, session_id)

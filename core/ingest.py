@@ -50,16 +50,7 @@ class IngestService:
     def ingest(self, org_id: str, signal: Signal, request: Any, request_digest: str) -> IngestResult:
         """Store one export request. Raises StorageUnavailable when the write cannot be made durable."""
         batch = self.normalise(org_id, signal, request)
-        accepted = (len(batch.spans) + len(batch.events) + len(batch.metric_points))
-        if accepted or batch.reject_reasons:
-            with self._store.unit_of_work() as uow:
-                self._resolve(uow, batch)
-                uow.write(batch, request_digest, [(TELEMETRY_INGESTED, _bus_payload(batch, signal))]
-                          if accepted else [])
-                for span in batch.spans:
-                    if span.name in EXECUTE_SPAN_NAMES and span.session_id and span.links.task_id:
-                        uow.link_session_to_task(org_id, span.session_id,
-                                                 SessionLink(span.links.task_id, span.links.assignment_id))
+        accepted = self.store_batch(batch, signal, request_digest)
         if batch.redactions:
             log.info("masked secrets before storage: %s", dict(sorted(batch.redactions.items())))
         message = ""
@@ -67,6 +58,22 @@ class IngestService:
             reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(batch.reject_reasons.items()))
             message = f"{batch.rejected} item(s) rejected: {reasons}"
         return IngestResult(accepted, batch.rejected, message)
+
+    def store_batch(self, batch: Batch, signal: Signal, request_digest: str) -> int:
+        """Store normalised records in one unit of work: resolve links and joins against stored state, upsert
+        every fact (a replay changes nothing) and enqueue the aggregate message. Returns the accepted count.
+        Every write path of telemetry (OTLP, legacy JSON) goes through here."""
+        accepted = len(batch.spans) + len(batch.events) + len(batch.metric_points)
+        if accepted or batch.reject_reasons:
+            with self._store.unit_of_work() as uow:
+                self._resolve(uow, batch)
+                uow.write(batch, request_digest, [(TELEMETRY_INGESTED, _bus_payload(batch, signal))]
+                          if accepted else [])
+                for span in batch.spans:
+                    if span.name in EXECUTE_SPAN_NAMES and span.session_id and span.links.task_id:
+                        uow.link_session_to_task(batch.org_id, span.session_id,
+                                                 SessionLink(span.links.task_id, span.links.assignment_id))
+        return accepted
 
     def _resolve(self, uow: IngestUnitOfWork, batch: Batch) -> None:
         """Lookups that need stored state: session workspaces and task links, tool ids, LLM-call joins."""

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 MAX_LIMIT = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NS_END = datetime(2262, 4, 11, tzinfo=UTC)  # the last day a signed 64-bit nanosecond count reaches
+
+
+def _storable(value: datetime) -> datetime:
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not _EPOCH <= aware < _NS_END:
+        raise ValueError("must be between 1970-01-01 and 2262-04-10")
+    return aware
+
+
+# A time filter: stored times are nanoseconds since the epoch in 64 bits; a naive time is UTC.
+Instant = Annotated[datetime, AfterValidator(_storable)]
 
 
 class PageQuery(BaseModel):
@@ -15,7 +28,7 @@ class PageQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
     limit: int = Field(50, ge=1)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**62)  # SQLite integers are 64-bit
 
     @field_validator("limit")
     @classmethod
@@ -28,21 +41,27 @@ class TraceQuery(PageQuery):
     task_id: str | None = None
     trace_id: str | None = None
     session_id: str | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
+    start_time: Instant | None = None
+    end_time: Instant | None = None
+
+
+SpanStatus = Literal["unset", "ok", "error"]
 
 
 class SpanQuery(PageQuery):
+    """The seed's span filters (plus ``session_id``); ``include_chat`` attaches each span's ChatContext."""
+
     task_id: str | None = None
     trace_id: str | None = None
     agent_assignment_id: str | None = None
     session_id: str | None = None
     provider: str | None = None
     model: str | None = None
-    status: str | None = None
+    status: SpanStatus | None = None
     workspace: str | None = None
-    start_after: datetime | None = None
-    start_before: datetime | None = None
+    start_after: Instant | None = None
+    start_before: Instant | None = None
+    include_chat: bool = False
 
 
 class MetricQuery(PageQuery):
@@ -50,11 +69,24 @@ class MetricQuery(PageQuery):
     session_id: str | None = None
     name: str | None = None
     workspace: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
+
+
+class ChatContext(BaseModel):
+    """The seed's ChatContext: the conversation around a span (first user prompt, cut to 500 characters)."""
+
+    user_prompt: str | None = None
+    assistant_response: str | None = None
+    has_thinking: bool = False
+    turn_number: int | None = None
+    full_chat_url: str | None = None
 
 
 class SpanView(BaseModel):
+    """The seed's Span. ``display_name`` is filled by the enriched views, ``chat_context`` by include_chat;
+    list views that do not return attribute blobs leave attributes empty."""
+
     id: str
     trace_id: str
     parent_span_id: str | None = None
@@ -62,6 +94,7 @@ class SpanView(BaseModel):
     agent_assignment_id: str | None = None
     chain_id: str | None = None
     stage_id: str | None = None
+    message_id: str | None = None
     session_id: str | None = None
     name: str
     kind: str
@@ -78,6 +111,7 @@ class SpanView(BaseModel):
     cost_usd: float = 0
     provided_cost_usd: float | None = None
     computed_cost_usd: float | None = None
+    cache_savings_usd: float = 0
     unpriced: bool = False
     model: str | None = None
     provider: str | None = None
@@ -86,6 +120,8 @@ class SpanView(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
     resource_attributes: dict[str, Any] = Field(default_factory=dict)
     events: list[dict[str, Any]] = Field(default_factory=list)
+    display_name: str | None = None
+    chat_context: ChatContext | None = None
 
 
 class TraceSummary(BaseModel):

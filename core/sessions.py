@@ -55,7 +55,7 @@ def session_summary(
     calls: list[LlmCallView] = store.session_llm_calls(org_id, session_id)
     tools = store.session_tool_calls(org_id, session_id)
     api_errors = len(store.session_events(org_id, session_id, API_ERROR_EVENTS))
-    span_count, _ = store.session_span_stats(org_id, session_id)
+    span_count = store.session_span_count(org_id, session_id)
     s = SessionMetricsSummary(session_id=session_id)
     calls_by_model: dict[str, list[int]] = {}
     for c in calls:

@@ -1,4 +1,4 @@
-"""The `observatory` command: serve the local stack, reprice stored calls."""
+"""The `observatory` command: serve the local stack, reprice stored calls, seed demo or load-test data."""
 
 from __future__ import annotations
 
@@ -81,6 +81,48 @@ def _reprice(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed(args: argparse.Namespace) -> int:
+    os.environ["OBSERVATORY_DATA_DIR"] = str(args.data_dir)
+    import json
+    import time
+
+    from core.config import Settings
+    from core.seed import PROFILES, seed_database
+    from functions._bootstrap import build
+
+    anchor = None
+    if args.until is not None:
+        from datetime import UTC, datetime
+
+        try:
+            until = datetime.fromisoformat(args.until.replace("Z", "+00:00"))
+        except ValueError:
+            print(f"observatory seed: --until must be an RFC 3339 time, got {args.until!r}", file=sys.stderr)
+            return 2
+        anchor = int((until if until.tzinfo else until.replace(tzinfo=UTC)).timestamp()) * 10**9
+    config = PROFILES[args.profile].with_options(clean_first=args.clean)
+    settings = Settings.from_env()
+    if config.clean_first:
+        for suffix in ("", "-wal", "-shm"):
+            path = settings.sqlite_path.with_name(settings.sqlite_path.name + suffix)
+            path.unlink(missing_ok=True)
+    container = build(settings)
+    try:
+        print(f"seeding profile {args.profile} (seed {args.seed}, org {args.org}) into {settings.sqlite_path}",
+              flush=True)
+        result = seed_database(container.store, container.ingest, config, org_id=args.org, seed=args.seed,
+                               anchor_ns=anchor, progress=lambda line: print(line, flush=True))
+        started = time.perf_counter()
+        # The aggregates (session rollups, task and assignment totals) are computed here rather than left
+        # to the next `observatory serve`, so the data is complete when the command returns.
+        delivered = container.bus.drain()
+        print(f"aggregates: {delivered} messages in {time.perf_counter() - started:.1f} s", flush=True)
+    finally:
+        container.store.close()
+    print(json.dumps(result.as_dict(), indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="observatory", description="Observability backend for AI coding agents")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -97,6 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     rep = sub.add_parser("reprice", help="recompute computed costs of stored calls after a price change")
     rep.add_argument("--data-dir", type=Path, default=data_dir)
     rep.set_defaults(func=_reprice)
+    sd = sub.add_parser("seed", help="generate demo or load-test data through the ingest and catalog services")
+    sd.add_argument("--profile", choices=("minimal", "default", "stress"), default="default")
+    sd.add_argument("--data-dir", type=Path, default=data_dir)
+    sd.add_argument("--seed", type=int, default=1, help="random seed: the same seed writes the same data")
+    sd.add_argument("--org", default="default", help="the org the data belongs to")
+    sd.add_argument("--clean", action="store_true", help="delete the data dir's database first")
+    sd.add_argument("--until", default=None, metavar="RFC3339",
+                    help="end of the generated 30 days (default: the current hour); fixes the timestamps too")
+    sd.set_defaults(func=_seed)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

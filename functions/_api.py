@@ -73,7 +73,7 @@ def _cors_headers(request: flask.Request, allowed: tuple[str, ...]) -> dict[str,
         "Access-Control-Allow-Origin": origin,
         "Vary": "Origin",
         "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
-        "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Observatory-Key, Idempotency-Key",
+        "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Observatory-Key, Idempotency-Key, X-Task-ID",
         "Access-Control-Max-Age": "600",
     }
 

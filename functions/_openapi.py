@@ -19,12 +19,19 @@ _OTLP_BODY = {
     },
     "required": True,
 }
+# Ids in paths: URL-safe characters (uuids, hex trace/span ids, "claude-<uuid>", "gemini-<id>", prefixes).
+_PATH_ID = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[A-Za-z0-9._:@+=~-]+$"}
+_OTLP_REPLY = {
+    "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+    "application/json": {"schema": {"type": "object"}},
+}
 _ERRORS = {
     "400": "bad parameter or body",
     "401": "missing or unknown API key",
     "403": "the key lacks the scope, or the entity belongs elsewhere",
     "404": "no such entity",
     "405": "method not allowed",
+    "409": "an entity with this id already exists",
     "413": "body too large",
     "415": "unsupported content type or encoding",
     "503": "store unavailable; retry after Retry-After seconds",
@@ -83,12 +90,14 @@ def openapi_document() -> dict[str, Any]:
             "summary": route.summary,
             "tags": [route.function],
         }
-        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
-                  for n in route.pattern.groupindex]
+        params = [{"name": n, "in": "path", "required": True, "schema": _PATH_ID} for n in route.pattern.groupindex]
         responses: dict[str, Any]
         if route.operation == "ingest":
             item["requestBody"] = _OTLP_BODY
-            responses = {"200": {"description": "accepted (partial_success names rejected items)"}}
+            # OTLP answers in the request's encoding: an Export*ServiceResponse, or a google.rpc.Status on error.
+            responses = {code: {"description": text, "content": _OTLP_REPLY}
+                         for code, text in {"200": "accepted (partial_success names rejected items)",
+                                            **_ERRORS}.items() if code not in ("404", "409")}
         elif route.operation == "healthz":
             responses = {"200": {"description": "ready", "content": {"application/json": {"schema": {
                 "type": "object"}}}}}

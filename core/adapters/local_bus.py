@@ -30,10 +30,7 @@ class OutboxBus(Bus):
         self._handlers.setdefault(topic, []).append(handler)
 
     def publish(self, topic: str, payload: bytes) -> None:
-        with self._store.unit_of_work() as uow:
-            from core.records import Batch
-
-            uow.write(Batch(org_id=""), "", [(topic, payload)])
+        self._store.enqueue_outbox([(topic, payload)])
 
     def start(self) -> None:
         with self._lock:

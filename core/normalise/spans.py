@@ -111,6 +111,8 @@ def _normalise_one(
         if end > seen.last_seen_ns:
             seen.last_seen_ns = end
         fill_session(seen, ctx, attrs)
+        if not seen.workspace and record.workspace:  # process.cwd on the span rather than the resource
+            seen.workspace = record.workspace
         if usage.model:
             seen.models.add(usage.model)
     op = attrs.get("gen_ai.operation.name")

@@ -111,8 +111,7 @@ class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ABC):
     def session_events(self, org_id: str, session_id: str, names: list[str] | None = None) -> list[EventView]: ...
 
     @abstractmethod
-    def session_span_stats(self, org_id: str, session_id: str) -> tuple[int, int]:
-        """(span count, error span count) of a session."""
+    def session_span_count(self, org_id: str, session_id: str) -> int: ...
 
     @abstractmethod
     def list_metric_points(self, org_id: str, query: MetricQuery) -> list[MetricPointView]: ...
@@ -130,6 +129,10 @@ class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ABC):
     def update_computed_costs(self, table: str, rows: list[tuple[str, str, LlmCallRecord]]) -> None: ...
 
     # -- outbox (durable local bus) ------------------------------------------------------------
+    @abstractmethod
+    def enqueue_outbox(self, messages: list[tuple[str, bytes]]) -> None:
+        """Append (topic, payload) messages to the outbox in one transaction."""
+
     @abstractmethod
     def claim_outbox(self, limit: int) -> list[OutboxMessage]: ...
 

@@ -112,6 +112,8 @@ def test_outbox_is_durable_until_acknowledged(store: Store) -> None:
     assert store.outbox_backlog() == 2
     store.ack_outbox([first[0].id])
     assert [m.payload for m in store.claim_outbox(10)] == [b"two"]
+    store.enqueue_outbox([("topic-b", b"three")])
+    assert [(m.topic, m.payload) for m in store.claim_outbox(10)] == [("topic-a", b"two"), ("topic-b", b"three")]
 
 
 def test_failed_unit_of_work_writes_nothing(store: Store) -> None:
@@ -129,3 +131,10 @@ def test_older_rollup_never_overwrites_newer(store: Store) -> None:
     store.save_session_rollup("acme", "s", '{"v": "old"}', 100)
     session = store.get_session("acme", "s")
     assert session is not None and session.summary == {"v": "new"}
+
+
+def test_a_session_learns_its_workspace_from_span_attributes(store: Store) -> None:
+    service(store).ingest("acme", "traces", trace_request(2, attrs={"session.id": "s-cwd",
+                                                                     "process.cwd": "/home/dev/repo"}), "w")
+    session = store.get_session("acme", "s-cwd")
+    assert session is not None and session.workspace == "/home/dev/repo"

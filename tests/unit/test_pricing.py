@@ -10,9 +10,7 @@ import pytest
 from core.pricing import (
     ModelPrice,
     PriceTable,
-    get_price_table,
     normalise_model_name,
-    reset_price_table_cache,
 )
 from core.pricing.models import canonical_spelling
 
@@ -231,19 +229,12 @@ def test_override_invalid_json_and_missing_file(tmp_path: Path) -> None:
         PriceTable.load(str(tmp_path / "absent.json"))
 
 
-# --- shared table --------------------------------------------------------------------------------
+def test_the_container_loads_the_override_file_named_by_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from functions import _bootstrap
 
-def test_get_price_table_reads_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = _write(tmp_path, {"models": {"acme-env": {"input": 4, "output": 8}}})
-    monkeypatch.setenv("OBSERVATORY_PRICE_OVERRIDES", path)
-    reset_price_table_cache()
-    try:
-        shared = get_price_table()
-        assert get_price_table() is shared
-        assert shared.lookup("acme-env") is not None
-        monkeypatch.delenv("OBSERVATORY_PRICE_OVERRIDES")
-        assert get_price_table().lookup("acme-env") is not None  # still the cached table
-        reset_price_table_cache()
-        assert get_price_table().lookup("acme-env") is None
-    finally:
-        reset_price_table_cache()
+    monkeypatch.setenv("OBSERVATORY_PRICE_OVERRIDES", _write(tmp_path, {"models": {"acme-env": {"input": 4,
+                                                                                                "output": 8}}}))
+    _bootstrap.reset()
+    assert _bootstrap.container().prices.lookup("acme-env") is not None

@@ -19,6 +19,9 @@ except ImportError:  # pragma: no cover - Windows: SQLite's own busy handler is 
     fcntl = None  # type: ignore[assignment]
 
 
+WAL_TRUNCATE_BYTES = 256 * 1024 * 1024
+
+
 class _WriteLock:
     """One writer at a time across threads and processes. SQLite alone would make a second process's writer
     poll with growing sleeps (up to 100 ms each) while the first commits; a blocking flock wakes it at once."""
@@ -76,10 +79,17 @@ class SqliteBase:
 
     def _checkpoint_loop(self) -> None:
         conn = self._connect()
+        wal = self.path.with_name(self.path.name + "-wal")
         try:
             while not self._closed.wait(1.0):
                 with contextlib.suppress(sqlite3.Error):  # busy: the next pass catches up
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    # Under sustained writes a passive checkpoint never finishes before the next commit, so the
+                    # log is never rewound and would grow without bound: past the limit, hold the write lock
+                    # (writers of every process queue on it) and fold the log back in, emptying it.
+                    if wal.exists() and wal.stat().st_size > WAL_TRUNCATE_BYTES:
+                        with self._write_lock:
+                            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             conn.close()
 

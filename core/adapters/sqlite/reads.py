@@ -7,6 +7,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+from core.hierarchy.names import path_span_id
 from core.models import (
     EventView,
     LlmCallView,
@@ -25,28 +26,49 @@ def _dt(ns: int | None) -> datetime | None:
     return datetime.fromtimestamp(ns / 1e9, UTC) if ns else None
 
 
+_INT64 = 2**63 - 1
+
+
 def _ns(value: datetime | None) -> int | None:
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return int(value.timestamp() * 1e9)
+    return max(-_INT64, min(int(value.timestamp() * 1e9), _INT64))  # SQLite integers are 64-bit
 
 
-def _span(r: sqlite3.Row) -> SpanView:
+def _page(n: int) -> int:
+    """A limit or offset as SQLite can bind it (an offset past every row reads nothing either way)."""
+    return min(n, _INT64)
+
+
+# Every span column except the attribute blobs: list views that do not return attributes read only these.
+LITE_COLUMNS = (
+    "trace_id, span_id, parent_span_id, task_id, assignment_id, chain_id, stage_id, message_id, session_id, name, "
+    "kind, status, status_message, start_ns, end_ns, duration_ms, tokens_in, tokens_out, cache_read_tokens, "
+    "cache_creation_tokens, reasoning_tokens, cost_usd, provided_cost_usd, computed_cost_usd, cache_savings_usd, "
+    "unpriced, model, provider, source_type, workspace"
+)
+FULL_COLUMNS = LITE_COLUMNS + ", attributes, resource_attributes, events"
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def span_view(r: sqlite3.Row, lite: bool = False) -> SpanView:
+    """A SpanView of a row selected with FULL_COLUMNS (or LITE_COLUMNS with ``lite``: blobs left empty)."""
     return SpanView(
         id=r["span_id"], trace_id=r["trace_id"], parent_span_id=r["parent_span_id"], task_id=r["task_id"],
         agent_assignment_id=r["assignment_id"], chain_id=r["chain_id"], stage_id=r["stage_id"],
-        session_id=r["session_id"], name=r["name"], kind=r["kind"], status=r["status"],
-        status_message=r["status_message"], start_time=_dt(r["start_ns"]) or datetime.fromtimestamp(0, UTC),
+        message_id=r["message_id"], session_id=r["session_id"], name=r["name"], kind=r["kind"],
+        status=r["status"], status_message=r["status_message"], start_time=_dt(r["start_ns"]) or _EPOCH,
         end_time=_dt(r["end_ns"]), duration_ms=r["duration_ms"], tokens_in=r["tokens_in"],
         tokens_out=r["tokens_out"], cache_read_tokens=r["cache_read_tokens"],
         cache_creation_tokens=r["cache_creation_tokens"], reasoning_tokens=r["reasoning_tokens"],
         cost_usd=r["cost_usd"], provided_cost_usd=r["provided_cost_usd"], computed_cost_usd=r["computed_cost_usd"],
-        unpriced=bool(r["unpriced"]), model=r["model"], provider=r["provider"], source_type=r["source_type"],
-        workspace=r["workspace"] or "unknown", attributes=json.loads(r["attributes"]),
-        resource_attributes=json.loads(r["resource_attributes"]),
-        events=json.loads(r["events"]) if r["events"] else [],
+        cache_savings_usd=r["cache_savings_usd"], unpriced=bool(r["unpriced"]), model=r["model"],
+        provider=r["provider"], source_type=r["source_type"], workspace=r["workspace"] or "unknown",
+        attributes={} if lite else json.loads(r["attributes"]),
+        resource_attributes={} if lite else json.loads(r["resource_attributes"]),
+        events=[] if lite or not r["events"] else json.loads(r["events"]),
     )
 
 
@@ -60,34 +82,78 @@ def _where(org_id: str, filters: list[tuple[str, Any]]) -> tuple[str, list[Any]]
     return " AND ".join(clauses), params
 
 
+def _marks(items: list[Any]) -> str:
+    return ",".join("?" * len(items))
+
+
+# A trace is listed at the start of its first span. Walking spans newest first and keeping only each trace's
+# first span (one probe of spans_trace_start) yields traces in that order without grouping the whole table.
+_FIRST_OF_TRACE = """(s.start_ns, s.span_id) = (SELECT f.start_ns, f.span_id FROM spans f
+    WHERE f.org_id = s.org_id AND f.trace_id = s.trace_id ORDER BY f.start_ns, f.span_id LIMIT 1)"""
+
+
+def _trace_page(conn: sqlite3.Connection, org_id: str, q: TraceQuery) -> list[str]:
+    """Trace ids of one page, newest first by trace start, under the query's filters."""
+    t_from, t_to = _ns(q.start_time), _ns(q.end_time)
+    if q.trace_id is None and q.session_id is None and q.task_id is None:
+        where, params = _where(org_id, [("s.start_ns >= ?", t_from), ("s.start_ns <= ?", t_to)])
+        rows = conn.execute(
+            f"SELECT s.trace_id FROM spans s INDEXED BY spans_start WHERE s.{where} AND {_FIRST_OF_TRACE} "
+            "ORDER BY s.start_ns DESC LIMIT ? OFFSET ?",
+            (*params, q.limit, _page(q.offset)),
+        ).fetchall()
+        return [r[0] for r in rows]
+    # A filter names few traces: find them through their index, then order by each trace's first span.
+    candidates: set[str] | None = {path_span_id(q.trace_id)} if q.trace_id is not None else None
+    for column, index, value in (("session_id", "spans_session", q.session_id),
+                                 ("task_id", "spans_task_start", q.task_id)):
+        if value is None:
+            continue
+        # Named index, no DISTINCT: left to itself the planner walks a whole covering index for the DISTINCT.
+        found = {r[0] for r in conn.execute(
+            f"SELECT trace_id FROM spans INDEXED BY {index} WHERE org_id = ? AND {column} = ?", (org_id, value))}
+        candidates = found if candidates is None else candidates & found
+    ids = sorted(candidates or ())
+    starts: list[tuple[int, str]] = []
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        starts += [(r[1], r[0]) for r in conn.execute(
+            f"SELECT trace_id, MIN(start_ns) FROM spans INDEXED BY spans_trace_start WHERE org_id = ? "
+            f"AND trace_id IN ({_marks(chunk)}) GROUP BY trace_id", (org_id, *chunk))]
+    starts = [(s, t) for s, t in starts
+              if (t_from is None or s >= t_from) and (t_to is None or s <= t_to)]
+    starts.sort(reverse=True)
+    return [t for _, t in starts[q.offset:q.offset + q.limit]]
+
+
 def list_traces(conn: sqlite3.Connection, org_id: str, q: TraceQuery) -> list[TraceSummary]:
-    where, params = _where(org_id, [
-        ("trace_id = ?", q.trace_id),
-        ("session_id = ?", q.session_id),
-        ("start_ns >= ?", _ns(q.start_time)),
-        ("start_ns <= ?", _ns(q.end_time)),
-    ])
-    if q.task_id is not None:
-        where += " AND trace_id IN (SELECT trace_id FROM spans WHERE org_id = ? AND task_id = ?)"
-        params += [org_id, q.task_id]
-    rows = conn.execute(
+    page = _trace_page(conn, org_id, q)
+    if not page:
+        return []
+    marks = _marks(page)
+    aggregates = {r["trace_id"]: r for r in conn.execute(
         f"""SELECT trace_id, COUNT(*) AS n, MIN(start_ns) AS s, MAX(end_ns) AS e,
                    SUM(tokens_in) AS ti, SUM(tokens_out) AS t_o, SUM(cost_usd) AS c,
                    MAX(status = 'error') AS err, MAX(session_id) AS sid, MAX(task_id) AS tid,
                    MAX(service_name) AS svc, MAX(source_type) AS src
-            FROM spans WHERE {where} GROUP BY trace_id ORDER BY s DESC LIMIT ? OFFSET ?""",
-        (*params, q.limit, q.offset),
-    ).fetchall()
+            FROM spans INDEXED BY spans_trace_start WHERE org_id = ? AND trace_id IN ({marks})
+            GROUP BY trace_id""", (org_id, *page))}
+    roots: dict[str, sqlite3.Row] = {}
+    for r in conn.execute(
+        f"SELECT trace_id, name, source_type FROM spans INDEXED BY spans_trace_start WHERE org_id = ? "
+        f"AND trace_id IN ({marks}) AND parent_span_id IS NULL ORDER BY +start_ns", (org_id, *page)
+    ):
+        roots.setdefault(r["trace_id"], r)
     out = []
-    for r in rows:
-        root = conn.execute(
-            "SELECT name, source_type FROM spans WHERE org_id = ? AND trace_id = ? "
-            "ORDER BY (parent_span_id IS NULL) DESC, start_ns LIMIT 1", (org_id, r["trace_id"])
-        ).fetchone()
+    for trace_id in page:
+        r = aggregates[trace_id]
+        root = roots.get(trace_id) or conn.execute(
+            "SELECT name, source_type FROM spans WHERE org_id = ? AND trace_id = ? ORDER BY start_ns LIMIT 1",
+            (org_id, trace_id)).fetchone()
         out.append(TraceSummary(
-            trace_id=r["trace_id"], root_span_name=root["name"] if root else None, service_name=r["svc"],
+            trace_id=trace_id, root_span_name=root["name"] if root else None, service_name=r["svc"],
             source_type=root["source_type"] if root else r["src"], status="error" if r["err"] else "ok",
-            span_count=r["n"], start_time=_dt(r["s"]) or datetime.fromtimestamp(0, UTC), end_time=_dt(r["e"]),
+            span_count=r["n"], start_time=_dt(r["s"]) or _EPOCH, end_time=_dt(r["e"]),
             duration_ms=max((r["e"] or r["s"]) - r["s"], 0) / 1e6, tokens_in=r["ti"] or 0,
             tokens_out=r["t_o"] or 0, cost_usd=r["c"] or 0.0, session_id=r["sid"], task_id=r["tid"],
         ))
@@ -96,15 +162,17 @@ def list_traces(conn: sqlite3.Connection, org_id: str, q: TraceQuery) -> list[Tr
 
 def get_trace(conn: sqlite3.Connection, org_id: str, trace_id: str) -> list[SpanView]:
     rows = conn.execute(
-        "SELECT * FROM spans WHERE org_id = ? AND trace_id = ? ORDER BY start_ns", (org_id, trace_id)
+        f"SELECT {FULL_COLUMNS} FROM spans WHERE org_id = ? AND trace_id = ? ORDER BY start_ns, span_id",
+        (org_id, trace_id),
     ).fetchall()
-    return [_span(r) for r in rows]
+    return [span_view(r) for r in rows]
 
 
-def list_spans(conn: sqlite3.Connection, org_id: str, q: SpanQuery) -> list[SpanView]:
-    where, params = _where(org_id, [
+def span_filters(org_id: str, q: SpanQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause of a span list query (every seed filter plus session_id)."""
+    return _where(org_id, [
         ("task_id = ?", q.task_id),
-        ("trace_id = ?", q.trace_id),
+        ("trace_id = ?", path_span_id(q.trace_id) if q.trace_id else None),
         ("assignment_id = ?", q.agent_assignment_id),
         ("session_id = ?", q.session_id),
         ("provider = ?", q.provider),
@@ -114,10 +182,19 @@ def list_spans(conn: sqlite3.Connection, org_id: str, q: SpanQuery) -> list[Span
         ("start_ns >= ?", _ns(q.start_after)),
         ("start_ns <= ?", _ns(q.start_before)),
     ])
+
+
+def list_spans(conn: sqlite3.Connection, org_id: str, q: SpanQuery, lite: bool = False) -> list[SpanView]:
+    where, params = span_filters(org_id, q)
+    # An assignment's spans are found through its own index and sorted; walking every span of the org in time
+    # order (which the planner prefers, to avoid the sort) would visit all of them for a small assignment.
+    by_assignment = q.agent_assignment_id is not None and not (q.trace_id or q.task_id or q.session_id or q.model)
+    order = "+start_ns DESC" if by_assignment else "start_ns DESC"
     rows = conn.execute(
-        f"SELECT * FROM spans WHERE {where} ORDER BY start_ns DESC LIMIT ? OFFSET ?", (*params, q.limit, q.offset)
+        f"SELECT {LITE_COLUMNS if lite else FULL_COLUMNS} FROM spans WHERE {where} "
+        f"ORDER BY {order} LIMIT ? OFFSET ?", (*params, q.limit, _page(q.offset))
     ).fetchall()
-    return [_span(r) for r in rows]
+    return [span_view(r, lite) for r in rows]
 
 
 def _session(r: sqlite3.Row) -> SessionView:

@@ -234,9 +234,13 @@ class _SqliteUnitOfWork(IngestUnitOfWork):
             conn.executemany("INSERT OR REPLACE INTO rejections VALUES (?,?,?,?)",
                              [(org, request_digest, k, n) for k, n in batch.reject_reasons.items()])
         if outbox:
-            now = time.time_ns()
-            conn.executemany("INSERT INTO outbox (topic, payload, created_ns) VALUES (?,?,?)",
-                             [(topic, payload, now) for topic, payload in outbox])
+            _enqueue(conn, outbox)
+
+
+def _enqueue(conn: sqlite3.Connection, messages: list[tuple[str, bytes]]) -> None:
+    now = time.time_ns()
+    conn.executemany("INSERT INTO outbox (topic, payload, created_ns) VALUES (?,?,?)",
+                     [(topic, payload, now) for topic, payload in messages])
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
@@ -325,12 +329,11 @@ class SqliteStore(SqliteCatalog, SqliteInsights, SqliteSpanViews, SqliteErasure,
 
         return reads.session_events(self._reader(), org_id, session_id, names)
 
-    def session_span_stats(self, org_id: str, session_id: str) -> tuple[int, int]:
+    def session_span_count(self, org_id: str, session_id: str) -> int:
         row = self._reader().execute(
-            "SELECT COUNT(*), COALESCE(SUM(status = 'error'), 0) FROM spans WHERE org_id = ? AND session_id = ?",
-            (org_id, session_id),
+            "SELECT COUNT(*) FROM spans WHERE org_id = ? AND session_id = ?", (org_id, session_id)
         ).fetchone()
-        return int(row[0]), int(row[1])
+        return int(row[0])
 
     def list_metric_points(self, org_id: str, query: MetricQuery) -> list[MetricPointView]:
         from core.adapters.sqlite import reads
@@ -362,16 +365,21 @@ class SqliteStore(SqliteCatalog, SqliteInsights, SqliteSpanViews, SqliteErasure,
                                                                  duration_ms=None, usage=usage)
 
     def update_computed_costs(self, table: str, rows: list[tuple[str, str, LlmCallRecord]]) -> None:
-        where = {"llm_calls": "call_key = ?", "spans": "trace_id || ':' || span_id = ?"}[table]
+        # Keys are the natural keys iter_priced yields; spans' "trace:span" splits onto its unique index.
+        where = {"llm_calls": "call_key = ?", "spans": "trace_id = ? AND span_id = ?"}[table]
         with self.transaction() as conn:
             conn.executemany(
                 f"UPDATE {table} SET computed_cost_usd = ?, cost_usd = ?, cache_savings_usd = ?, unpriced = ? "
                 f"WHERE org_id = ? AND {where}",
                 [(c.usage.computed_cost_usd, c.usage.cost_usd, c.usage.cache_savings_usd, c.usage.unpriced,
-                  org, key) for org, key, c in rows],
+                  org, *(key.split(":", 1) if table == "spans" else (key,))) for org, key, c in rows],
             )
 
     # -- outbox ------------------------------------------------------------------------------------
+    def enqueue_outbox(self, messages: list[tuple[str, bytes]]) -> None:
+        with self.transaction() as conn:
+            _enqueue(conn, messages)
+
     def claim_outbox(self, limit: int) -> list[OutboxMessage]:
         rows = self._reader().execute(
             "SELECT id, topic, payload FROM outbox ORDER BY id LIMIT ?", (limit,)

@@ -1,0 +1,127 @@
+"""Tenant isolation: a key of another org walks every route of the API with the first org's ids and can
+neither see nor change anything of it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from core.routes import ROUTES, Route
+from functions import _bootstrap
+from tests.payloads import log_request, trace_request
+
+A, B = {"Authorization": "Bearer key-a"}, {"Authorization": "Bearer key-b"}
+SESSION = "sess-isolation-a-0001"
+
+
+@pytest.fixture
+def keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OBSERVATORY_API_KEYS", json.dumps({"keys": [
+        {"key": "key-a", "org": "org-a", "scopes": ["ingest", "read", "write"]},
+        {"key": "key-b", "org": "org-b", "scopes": ["ingest", "read", "write"]},
+    ]}))
+
+
+def _seed_org_a(client: Any) -> dict[str, str]:
+    """Telemetry and catalog entities of org A; returns the value for every path parameter name."""
+    pb = {"Content-Type": "application/x-protobuf", **A}
+    trace = trace_request(4, service="claude-code", attrs={"session.id": SESSION, "gen_ai.request.model": "m-a"})
+    assert client.post("/v1/traces", data=trace.SerializeToString(), headers=pb).status_code == 200
+    logs = log_request([
+        {"event.name": "api_request", "session.id": SESSION, "model": "claude-sonnet-4-5", "input_tokens": 10,
+         "output_tokens": 5, "cost_usd": 0.01, "request_id": "req-a-1"},
+        {"event.name": "tool_result", "session.id": SESSION, "tool_name": "Bash", "tool_use_id": "toolu_a1",
+         "success": "true"},
+    ])
+    assert client.post("/v1/logs", data=logs.SerializeToString(), headers=pb).status_code == 200
+
+    def create(path: str, body: dict[str, Any]) -> str:
+        r = client.post(f"/api/observatory/{path}", json=body, headers=A)
+        assert r.status_code == 201, (path, r.get_json())
+        return str(r.get_json()["id"])
+
+    workspace = create("workspaces", {"name": "ws-a", "path": "/a"})
+    task = create("tasks", {"title": "task-a", "workspace_id": workspace})
+    assignment = create("agents", {"task_id": task, "agent_id": "agent-a", "provider": "anthropic"})
+    message = create("messages", {"inbox": "inbox-a", "title": "hello", "content": "secret-a", "task_id": task})
+    _bootstrap.container().bus.drain()  # the aggregate worker's pass: rollups, task totals, span ids
+    return {
+        "trace_id": trace.resource_spans[0].scope_spans[0].spans[0].trace_id.hex(),
+        "span_id": trace.resource_spans[0].scope_spans[0].spans[0].span_id.hex(),
+        "session_id": SESSION, "workspace_id": workspace, "task_id": task, "assignment_id": assignment,
+        "message_id": message, "dimension": "model",
+    }
+
+
+def _path(route: Route, ids: dict[str, str]) -> str:
+    path = route.path
+    for name in route.pattern.groupindex:
+        path = path.replace("{" + name + "}", ids[name])
+    return path
+
+
+# What org B sends to each write: bodies that would touch or reference org A's entities.
+def _body(route: Route, ids: dict[str, str]) -> Any:
+    return {
+        "create_workspace": {"name": "ws-b"},
+        "update_workspace": {"name": "hijacked"},
+        "create_task": {"title": "task-b", "workspace_id": ids["workspace_id"], "parent_task_id": ids["task_id"]},
+        "update_task": {"title": "hijacked", "status": "failed"},
+        "create_assignment": {"task_id": ids["task_id"], "agent_id": "agent-b"},
+        "update_assignment": {"agent_id": "hijacked"},
+        "create_message": {"inbox": "inbox-b", "title": "b"},
+        "update_message": {"title": "hijacked"},
+        "create_span": {"id": "b0b0b0b0b0b0b0b0", "trace_id": ids["trace_id"], "name": "hijack",
+                        "start_time": "2026-01-01T00:00:00Z", "task_id": ids["task_id"]},
+        "update_span": {"name": "hijacked"},
+        "add_span_event": {"name": "hijack"},
+        "ingest_claude": {"session_id": SESSION, "total_tokens_in": 1, "status": "completed"},
+        "ingest_otel": {"spanId": ids["span_id"], "traceId": ids["trace_id"], "name": "hijack"},
+    }.get(route.operation, {})
+
+
+# Fields that depend on the clock of the read, not on stored data.
+CLOCK_FIELDS = {"analyzed_at", "start_date", "end_date"}
+
+
+def _stable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _stable(v) for k, v in value.items() if k not in CLOCK_FIELDS}
+    if isinstance(value, list):
+        return [_stable(v) for v in value]
+    return value
+
+
+API_ROUTES = [r for r in ROUTES if r.path.startswith("/api/") and r.operation != "openapi"]
+
+
+def test_another_org_sees_and_changes_nothing(client: Any, keys: None) -> None:
+    ids = _seed_org_a(client)
+    secrets = {v for k, v in ids.items() if k != "dimension"}
+    reads = [r for r in API_ROUTES if r.method == "GET"]
+    before = {r.path: client.get(_path(r, ids), headers=A) for r in reads}
+    assert all(resp.status_code == 200 for resp in before.values()), {
+        p: (resp.status_code, resp.get_json()) for p, resp in before.items() if resp.status_code != 200}
+
+    for route in reads:
+        r = client.get(_path(route, ids), headers=B)
+        if route.pattern.groupindex and route.operation != "breakdown":
+            assert r.status_code in (403, 404), (route.path, r.status_code, r.get_json())
+        else:
+            assert r.status_code == 200, (route.path, r.get_json())
+            leaked = [s for s in secrets if s in r.get_data(as_text=True)]
+            assert not leaked, (route.path, leaked)
+
+    for route in (r for r in API_ROUTES if r.method != "GET"):
+        r = client.open(_path(route, ids), method=route.method, json=_body(route, ids), headers=B)
+        if route.pattern.groupindex:
+            assert r.status_code in (400, 403, 404), (route.method, route.path, r.status_code, r.get_json())
+        elif route.operation in ("create_task", "create_assignment"):  # references to A's entities
+            assert r.status_code in (400, 404), (route.path, r.status_code, r.get_json())
+
+    for route in reads:  # org A's view is exactly what it was
+        after = client.get(_path(route, ids), headers=A)
+        assert after.status_code == 200, route.path
+        assert _stable(after.get_json()) == _stable(before[route.path].get_json()), route.path
