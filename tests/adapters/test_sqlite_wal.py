@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -14,24 +15,39 @@ from core.pricing import PriceTable
 from core.span_filter import SpanFilter
 from tests.payloads import trace_request
 
+LIMIT = 512 * 1024
 
-def test_the_log_is_folded_back_once_past_its_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(base, "WAL_TRUNCATE_BYTES", 256 * 1024)
+
+def test_the_log_is_restarted_under_writes_that_never_pause(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    monkeypatch.setattr(base, "WAL_RESTART_BYTES", LIMIT)
+    monkeypatch.setattr(base, "WAL_SIZE_LIMIT", 0)  # a rewound log is cut to nothing: the drop is visible
     store = SqliteStore(tmp_path / "observatory.db")
     service = IngestService(store, PriceTable.load(), SpanFilter.from_env())
     wal = tmp_path / "observatory.db-wal"
+    stop = threading.Event()
+    written = [0]
+
+    def write_without_pause() -> None:
+        while not stop.is_set():
+            service.ingest("acme", "traces", trace_request(50), str(written[0]))
+            written[0] += 1
+
+    writer = threading.Thread(target=write_without_pause)
+    writer.start()
     try:
-        peak = 0
+        peak, restarted = 0, False
         deadline = time.monotonic() + 20
-        truncated = False
-        i = 0
-        while time.monotonic() < deadline and not truncated:
-            service.ingest("acme", "traces", trace_request(50), str(i))
-            i += 1
+        while time.monotonic() < deadline and not restarted:
             size = wal.stat().st_size if wal.exists() else 0
-            truncated = peak > 256 * 1024 and size < peak
+            restarted = peak > 2 * LIMIT and size < peak // 2
             peak = max(peak, size)
-        assert truncated, f"log grew to {peak} bytes and was never folded back"
-        assert len(store.list_traces("acme", TraceQuery(limit=1000))) == i  # nothing lost by the fold
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        writer.join()
+    try:
+        assert restarted, f"the log grew to {peak} bytes and was never restarted"
+        assert len(store.list_traces("acme", TraceQuery(limit=1000))) == min(written[0], 1000)
     finally:
         store.close()

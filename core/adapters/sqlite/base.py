@@ -19,7 +19,9 @@ except ImportError:  # pragma: no cover - Windows: SQLite's own busy handler is 
     fcntl = None  # type: ignore[assignment]
 
 
-WAL_TRUNCATE_BYTES = 256 * 1024 * 1024
+# A restart stalls writers briefly, so it is rare: once per this many bytes of log under continuous load.
+WAL_RESTART_BYTES = 1024 * 1024 * 1024
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 class _WriteLock:
@@ -68,8 +70,11 @@ class SqliteBase:
         self._writer.execute("PRAGMA wal_autocheckpoint=0")
         self._checkpointer: threading.Thread | None = None
         self._closed = threading.Event()
+        self._ids_lock = _WriteLock(self.path.with_name(self.path.name + ".ids.writelock"))
+        self._ids_writer: sqlite3.Connection | None = None
         with self._write_lock:
             self.schema_version = migrate(self._writer)
+            self._create_lookups()
 
     def start_checkpointer(self) -> None:
         """Copy committed WAL pages into the database file every second, on a background thread."""
@@ -79,34 +84,70 @@ class SqliteBase:
 
     def _checkpoint_loop(self) -> None:
         conn = self._connect()
-        wal = self.path.with_name(self.path.name + "-wal")
+        page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
         try:
             while not self._closed.wait(1.0):
                 with contextlib.suppress(sqlite3.Error):  # busy: the next pass catches up
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    _, log_frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     # Under sustained writes a passive checkpoint never finishes before the next commit, so the
-                    # log is never rewound and would grow without bound: past the limit, hold the write lock
-                    # (writers of every process queue on it) and fold the log back in, emptying it.
-                    if wal.exists() and wal.stat().st_size > WAL_TRUNCATE_BYTES:
+                    # log is never rewound and would grow without bound. Past the limit, hold the write lock
+                    # (writers of every process queue on it, for tens of milliseconds) and restart the log:
+                    # the next commit writes from its start, and journal_size_limit trims the file.
+                    if log_frames * page_size > WAL_RESTART_BYTES:
                         with self._write_lock:
-                            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                            conn.execute("PRAGMA wal_checkpoint(RESTART)")
         finally:
             conn.close()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, lookups: bool = False) -> sqlite3.Connection:
+        """A connection to the main file; with ``lookups`` the `ids` file is attached too. The writer never
+        attaches it: BEGIN IMMEDIATE would lock every attached file, and lookups must not share ingest's lock."""
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
         conn.row_factory = sqlite3.Row
+        if lookups:
+            conn.execute("ATTACH DATABASE ? AS ids", (str(self.path.with_name(self.path.stem + "-ids.db")),))
+            conn.execute("PRAGMA ids.journal_mode=WAL")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._connect()
+            conn = self._local.conn = self._connect(lookups=True)
         return conn
+
+    def _create_lookups(self) -> None:
+        """The lookup tables of the `ids` file (idempotent; a new file is filled from the facts once)."""
+        with self.lookup_transaction() as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM ids.sqlite_master WHERE type = 'table' AND name = 'span_ids'").fetchone()
+            if exists is None:
+                conn.execute("CREATE TABLE ids.span_ids (org_id TEXT NOT NULL, span_id TEXT NOT NULL, "
+                             "trace_id TEXT NOT NULL, PRIMARY KEY (org_id, span_id, trace_id)) WITHOUT ROWID")
+                conn.execute("INSERT OR IGNORE INTO ids.span_ids SELECT org_id, span_id, trace_id FROM main.spans")
+
+    @contextmanager
+    def lookup_transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on the `ids` file only, under its own lock: lookup tables maintained off the
+        ingest path (random keys dirty a page per row) never make an ingest commit wait."""
+        with self._ids_lock:
+            if self._ids_writer is None:
+                self._ids_writer = self._connect(lookups=True)
+            conn = self._ids_writer
+            conn.execute("BEGIN")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise StorageUnavailable(f"store cannot take the write: {exc}") from exc
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -139,6 +180,9 @@ class SqliteBase:
             self._checkpointer.join(timeout=5)
         self._writer.close()
         self._write_lock.close()
+        if self._ids_writer is not None:
+            self._ids_writer.close()
+        self._ids_lock.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

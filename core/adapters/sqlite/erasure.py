@@ -19,8 +19,6 @@ _DELETES: tuple[tuple[str, str, int], ...] = (
     ("tool_calls", f"DELETE FROM tool_calls WHERE org_id = ? AND (session_id = ? OR {_OF_SESSION_SPANS})", 2),
     ("events", "DELETE FROM events WHERE org_id = ? AND session_id = ?", 1),
     ("metric_points", "DELETE FROM metric_points WHERE org_id = ? AND session_id = ?", 1),
-    ("span_ids", "DELETE FROM span_ids WHERE org_id = ?1 AND (trace_id, span_id) IN "
-                 "(SELECT trace_id, span_id FROM spans WHERE org_id = ?1 AND session_id = ?2)", 1),
     ("spans", "DELETE FROM spans WHERE org_id = ? AND session_id = ?", 1),
     ("sessions", "DELETE FROM sessions WHERE org_id = ? AND session_id = ?", 1),
     ("session_links", "DELETE FROM session_links WHERE org_id = ? AND session_id = ?", 1),
@@ -40,6 +38,8 @@ class SqliteErasure(SqliteBase):
                 tasks = [r[0] for r in conn.execute(
                     "SELECT DISTINCT task_id FROM spans WHERE org_id = ? AND session_id = ? "
                     "AND task_id IS NOT NULL ORDER BY 1", (org_id, session_id))]
+            erased_ids = conn.execute("SELECT span_id, trace_id FROM spans WHERE org_id = ? AND session_id = ?",
+                                      (org_id, session_id)).fetchall()
             for table, sql, pairs in _DELETES:
                 counts[table] = conn.execute(sql, (org_id, session_id) * pairs).rowcount
             counts = {table: counts[table] for table in PURGED_TABLES}
@@ -47,4 +47,8 @@ class SqliteErasure(SqliteBase):
                 now = time.time_ns()
                 conn.executemany("INSERT INTO outbox (topic, payload, created_ns) VALUES (?,?,?)",
                                  [(topic, payload, now) for topic, payload in notice(traces, tasks, counts)])
+        if erased_ids:  # the span-id lookup lives in its own file, written under its own lock
+            with self.lookup_transaction() as ids:
+                ids.executemany("DELETE FROM ids.span_ids WHERE org_id = ? AND span_id = ? AND trace_id = ?",
+                                [(org_id, r[0], r[1]) for r in erased_ids])
         return counts

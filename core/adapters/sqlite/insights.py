@@ -40,6 +40,11 @@ CREATE INDEX tool_calls_insights_time ON tool_calls(org_id, time_ns, session_id,
 CREATE INDEX tool_calls_insights_session ON tool_calls(org_id, session_id, time_ns, success, tool_name);
 CREATE INDEX events_insights ON events(org_id, name, time_ns, session_id);
 """),
+    # The covering session indexes above start with the v1 session indexes' columns: those only cost ingest.
+    (21, """
+DROP INDEX IF EXISTS llm_calls_session;
+DROP INDEX IF EXISTS tool_calls_session;
+"""),
 ]
 
 # A session's first/last seen times come from its records' times; the slack keeps a session whose bounds were

@@ -41,18 +41,11 @@ CREATE INDEX spans_exec ON spans(org_id, start_ns) WHERE {_name_in(EXEC_SPAN_NAM
 CREATE INDEX session_links_task ON session_links(org_id, task_id) WHERE task_id IS NOT NULL
 """),
     # Span ids are random: an index on spans(span_id) dirties one page per ingested span (it doubled the pages
-    # each ingest commit writes). The lookup table for GET /spans/{id} is filled by the aggregate worker from
-    # the traces a batch touched (API-created spans: in their own transaction), off the ingest path.
-    (31, """
-DROP INDEX IF EXISTS spans_id;
-CREATE TABLE span_ids (
-    org_id TEXT NOT NULL, span_id TEXT NOT NULL, trace_id TEXT NOT NULL,
-    PRIMARY KEY (org_id, span_id, trace_id)
-) WITHOUT ROWID;
-INSERT OR IGNORE INTO span_ids SELECT org_id, span_id, trace_id FROM spans
-"""),
+    # each ingest commit writes). GET /spans/{id} looks ids up in `ids.span_ids` instead (SqliteBase), filled by
+    # the aggregate worker from the traces a batch touched, in a file of its own, off the ingest path.
+    (31, "DROP INDEX IF EXISTS spans_id"),
 ]
-_INDEX_SPAN_IDS = ("INSERT OR IGNORE INTO span_ids SELECT org_id, span_id, trace_id FROM spans "
+_INDEX_SPAN_IDS = ("INSERT OR IGNORE INTO ids.span_ids SELECT org_id, span_id, trace_id FROM main.spans "
                    "WHERE org_id = ? AND trace_id IN ({})")
 
 _COLS = (
@@ -140,12 +133,15 @@ class SqliteSpanViews(SqliteBase):
     def create_span(self, org_id: str, span: SpanRecord) -> CreateOutcome:
         row = _row(org_id, span)
         with self.transaction() as conn:
-            if conn.execute(_INSERT, row).rowcount:
-                conn.execute("INSERT OR IGNORE INTO span_ids VALUES (?,?,?)", (org_id, span.span_id, span.trace_id))
+            created = bool(conn.execute(_INSERT, row).rowcount)
+            if created:
                 self._enqueue_change(conn, org_id, [span], None)
-                return "created"
-            stored = self._stored(conn, org_id, span.trace_id, span.span_id)
-            return "replayed" if stored is not None and tuple(stored) == row else "conflict"
+            else:
+                stored = self._stored(conn, org_id, span.trace_id, span.span_id)
+                return "replayed" if stored is not None and tuple(stored) == row else "conflict"
+        # An API span is findable by id as soon as it is created (the worker would index it moments later).
+        self.index_span_ids(org_id, [span.trace_id])
+        return "created"
 
     def replace_span(self, org_id: str, span: SpanRecord) -> bool:
         row = _row(org_id, span)
@@ -188,14 +184,14 @@ class SqliteSpanViews(SqliteBase):
 
     def find_span(self, org_id: str, span_id: str) -> SpanView | None:
         found = self._spans("SELECT {columns} FROM spans WHERE org_id = ? AND (trace_id, span_id) IN "
-                            "(SELECT trace_id, span_id FROM span_ids WHERE org_id = ? AND span_id = ?) "
+                            "(SELECT trace_id, span_id FROM ids.span_ids WHERE org_id = ? AND span_id = ?) "
                             "ORDER BY start_ns DESC LIMIT 1", (org_id, org_id, span_id), lite=False)
         return found[0] if found else None
 
     def index_span_ids(self, org_id: str, trace_ids: list[str]) -> None:
         for i in range(0, len(trace_ids), 500):
             chunk = trace_ids[i:i + 500]
-            with self.transaction() as conn:
+            with self.lookup_transaction() as conn:
                 conn.execute(_INDEX_SPAN_IDS.format(_marks(chunk)), (org_id, *chunk))
 
     def list_spans_lite(self, org_id: str, q: SpanQuery) -> list[SpanView]:
@@ -283,9 +279,9 @@ class SqliteSpanViews(SqliteBase):
 
     def session_has_unrecorded_calls(self, org_id: str, session_id: str) -> bool:
         row = self._reader().execute(
-            "SELECT EXISTS (SELECT 1 FROM llm_calls INDEXED BY llm_calls_session WHERE org_id = ? "
+            "SELECT EXISTS (SELECT 1 FROM llm_calls INDEXED BY llm_calls_insights_session WHERE org_id = ? "
             "AND session_id = ? AND span_id IS NULL) OR EXISTS (SELECT 1 FROM tool_calls INDEXED BY "
-            "tool_calls_session WHERE org_id = ? AND session_id = ? AND span_id IS NULL)",
+            "tool_calls_insights_session WHERE org_id = ? AND session_id = ? AND span_id IS NULL)",
             (org_id, session_id, org_id, session_id)).fetchone()
         return bool(row[0])
 
@@ -318,8 +314,8 @@ class SqliteSpanViews(SqliteBase):
         out: dict[str, SessionDigest] = {}
         for sid in sorted(set(session_ids)):
             n, thinking = conn.execute(
-                "SELECT COUNT(*), COALESCE(MAX(reasoning_tokens > 0), 0) FROM llm_calls INDEXED BY llm_calls_session "
-                "WHERE org_id = ? AND session_id = ?", (org_id, sid)).fetchone()
+                "SELECT COUNT(*), COALESCE(MAX(reasoning_tokens > 0), 0) FROM llm_calls "
+                "INDEXED BY llm_calls_insights_session WHERE org_id = ? AND session_id = ?", (org_id, sid)).fetchone()
             out[sid] = SessionDigest(self._first_prompt(conn, org_id, sid), bool(thinking), int(n))
         return out
 
@@ -360,12 +356,12 @@ class SqliteSpanViews(SqliteBase):
             # Named indexes: the planner prefers scanning a covering index of the whole org for these sums.
             t = conn.execute(
                 "SELECT COUNT(*), SUM(cost_usd), SUM(tokens_in), SUM(tokens_out), SUM(duration_ms) "
-                "FROM llm_calls INDEXED BY llm_calls_session WHERE org_id = ? AND session_id = ?",
+                "FROM llm_calls INDEXED BY llm_calls_insights_session WHERE org_id = ? AND session_id = ?",
                 (org_id, a.session_id)).fetchone()
             a.turn_count, a.cost_usd, a.tokens_in, a.tokens_out = t[0], t[1] or 0.0, t[2] or 0, t[3] or 0
             a.llm_duration_ms = t[4] or 0.0
             m = conn.execute(
-                "SELECT model, provider FROM llm_calls INDEXED BY llm_calls_session WHERE org_id = ? "
+                "SELECT model, provider FROM llm_calls INDEXED BY llm_calls_insights_session WHERE org_id = ? "
                 "AND session_id = ? AND model IS NOT NULL ORDER BY time_ns DESC LIMIT 1", (org_id, a.session_id)
             ).fetchone()
             if m is not None:
