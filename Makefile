@@ -36,6 +36,7 @@ test: install-dev
 
 bench: install-dev
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/query.py
 
 clean:
 	rm -rf $(VENV) .observatory .pytest_cache .mypy_cache .ruff_cache *.egg-info
