@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.ports.catalog import CatalogStore
+from core.ports.chains import ChainStore
 from core.ports.erasure import ErasureStore
+from core.ports.event_log import EventLogStore
+from core.ports.hooks import HookStore
 from core.ports.insights import InsightStore
 from core.ports.span_views import SpanViewStore
 from core.records import Batch, LlmCallRecord
@@ -79,7 +82,7 @@ class IngestUnitOfWork(ABC):
         """Remember the link and attach the session's orphan spans; returns how many spans were linked."""
 
 
-class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ABC):
+class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ChainStore, HookStore, EventLogStore, ABC):
     """Operational store. Every method is scoped to one org; no call can see another org's rows."""
 
     @abstractmethod

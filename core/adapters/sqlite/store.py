@@ -10,7 +10,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from core.adapters.sqlite.catalog import SqliteCatalog
+from core.adapters.sqlite.chains import SqliteChains
 from core.adapters.sqlite.erasure import SqliteErasure
+from core.adapters.sqlite.event_log import SqliteEventLog
+from core.adapters.sqlite.hooks import SqliteHooks
 from core.adapters.sqlite.insights import SqliteInsights
 from core.adapters.sqlite.span_views import SqliteSpanViews
 from core.errors import StorageUnavailable
@@ -276,7 +279,8 @@ def _call_from_row(r: sqlite3.Row) -> LlmCallRecord:
     )
 
 
-class SqliteStore(SqliteCatalog, SqliteInsights, SqliteSpanViews, SqliteErasure, Store):
+class SqliteStore(SqliteCatalog, SqliteInsights, SqliteSpanViews, SqliteErasure, SqliteChains, SqliteHooks,
+                  SqliteEventLog, Store):
     """The Store port on one SQLite file; connections, locking and checkpoints live in SqliteBase, each API
     area's SQL in its own mixin module."""
 

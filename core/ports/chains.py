@@ -1,0 +1,9 @@
+"""ChainStore: the Store port's methods for the chains API area (every method scoped to one org)."""
+
+from __future__ import annotations
+
+from abc import ABC
+
+
+class ChainStore(ABC):  # noqa: B024 - filled by the area's methods
+    pass

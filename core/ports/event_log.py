@@ -1,0 +1,9 @@
+"""EventLogStore: the Store port's methods for the event_log API area (every method scoped to one org)."""
+
+from __future__ import annotations
+
+from abc import ABC
+
+
+class EventLogStore(ABC):  # noqa: B024 - filled by the area's methods
+    pass
