@@ -24,8 +24,8 @@ class Route:
     @property
     def scope(self) -> str:
         """The API-key scope a call needs: reads `read`, everything else `write`; telemetry posted by agents
-        (OTLP and the legacy JSON ingest routes) `ingest`, so an agent's key never needs more."""
-        if self.operation == "ingest" or self.function == "legacy_ingest":
+        (OTLP, the legacy JSON ingest routes, Claude Code hooks) `ingest`, so an agent's key never needs more."""
+        if self.operation == "ingest" or self.function in ("legacy_ingest", "hooks"):
             return "ingest"
         return "read" if self.method == "GET" else "write"
 
