@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 def handle_ingested(store: Store, prices: PriceTable, payloads: list[bytes]) -> int:
     """One recompute per touched session and per touched task (with its agent assignments) per delivery; safe
     under redelivery (a recompute is a pure function of the stored facts, and an older session result never
-    overwrites a newer one). Returns how many sessions and tasks were recomputed."""
+    overwrites a newer one). A recompute that changed a session rollup or a task's totals appends one
+    metrics.updated in the store's write; a redelivery recomputes the same values and appends nothing.
+    Returns how many sessions and tasks were recomputed."""
     touched: set[tuple[str, str]] = set()
     tasks: set[tuple[str, str]] = set()
     traces: dict[str, set[str]] = {}

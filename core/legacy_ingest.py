@@ -25,15 +25,15 @@ from pydantic_core import CoreSchema
 
 from core.errors import BadParameter
 from core.ingest import IngestService
-from core.normalise.attributes import first, to_bool, to_int, to_str
+from core.normalise.attributes import first, to_int, to_str
 from core.normalise.content import mask_content, mask_text
 from core.normalise.jsontext import compact_json
 from core.normalise.linking import link
 from core.normalise.resource import resource_context, source_type_of
-from core.normalise.spans import TOOL_ID_KEYS, tool_placeholder_id
+from core.normalise.spans import llm_call_from_span, tool_call_from_span
 from core.normalise.usage import price, span_usage
 from core.pricing import PriceTable
-from core.records import Batch, Links, LlmCallRecord, SpanRecord, ToolCallRecord, Usage
+from core.records import Batch, Links, SpanRecord, Usage
 
 # Ids end up in span ids and URL paths: URL-safe characters only, bounded.
 _ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+=~-]*$"
@@ -379,10 +379,10 @@ def gemini_batch(org_id: str, spans: list[GeminiSpan], task_id: str | None, pric
                 seen.models.add(usage.model)
         op = attrs.get("gen_ai.operation.name")
         if op == "execute_tool":
-            batch.tool_calls.append(_tool_call(record, attrs))
+            batch.tool_calls.append(tool_call_from_span(record, attrs))
         elif op in _LLM_OPERATIONS or (op is None and usage.model and usage.has_tokens):
             # Spans without an operation name (the seed's `llm.*` dialect) are LLM calls when they carry usage.
-            batch.llm_calls.append(_llm_call(record, attrs))
+            batch.llm_calls.append(llm_call_from_span(record, attrs))
     return batch
 
 
@@ -403,43 +403,6 @@ def _otel_events(events: list[OtelEvent], redactions: dict[str, int]) -> str:
         mask_content(attrs, redactions)
         out.append({"name": e.name, "time_unix_nano": e.time_unix_nano, "attributes": attrs})
     return compact_json(out)
-
-
-def _llm_call(span: SpanRecord, attrs: dict[str, Any]) -> LlmCallRecord:
-    response_id = to_str(attrs.get("gen_ai.response.id"))
-    return LlmCallRecord(
-        call_key=f"resp:{response_id}" if response_id else f"span:{span.trace_id}:{span.span_id}",
-        session_id=span.session_id,
-        time_ns=span.end_ns or span.start_ns,
-        duration_ms=span.duration_ms,
-        usage=span.usage,
-        response_id=response_id,
-        trace_id=span.trace_id,
-        span_id=span.span_id,
-        prompt_id=to_str(first(attrs, ("prompt.id", "prompt_id"))),
-        success=span.status != "error",
-        source="span",
-        links=span.links,
-    )
-
-
-def _tool_call(span: SpanRecord, attrs: dict[str, Any]) -> ToolCallRecord:
-    args = first(attrs, ("gen_ai.tool.call.arguments", "tool_input", "function_args"))
-    result = attrs.get("gen_ai.tool.call.result")
-    success = to_bool(attrs.get("success"))
-    return ToolCallRecord(
-        tool_use_id=to_str(first(attrs, TOOL_ID_KEYS)) or tool_placeholder_id(span.trace_id, span.span_id),
-        session_id=span.session_id,
-        tool_name=to_str(first(attrs, ("gen_ai.tool.name", "tool_name"))),
-        time_ns=span.start_ns,
-        duration_ms=span.duration_ms,
-        success=success if success is not None else (False if span.status == "error" else None),
-        error=span.status_message if span.status == "error" else None,
-        tool_input=None if args is None else str(args),
-        tool_result=None if result is None else str(result),
-        trace_id=span.trace_id,
-        span_id=span.span_id,
-    )
 
 
 # -- the write path ----------------------------------------------------------------------------------------------

@@ -123,7 +123,18 @@ def _seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hook(args: argparse.Namespace) -> int:
+    from emulator import hook_client
+
+    return hook_client.main(args.hook_args)
+
+
 def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] == ["hook"]:  # straight through: a hook starts fast and never fails on its arguments
+        from emulator import hook_client
+
+        return hook_client.main(raw[1:])
     parser = argparse.ArgumentParser(prog="observatory", description="Observability backend for AI coding agents")
     sub = parser.add_subparsers(dest="command", required=True)
     data_dir = Path(os.environ.get("OBSERVATORY_DATA_DIR") or ".observatory")
@@ -148,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     sd.add_argument("--until", default=None, metavar="RFC3339",
                     help="end of the generated 30 days (default: the current hour); fixes the timestamps too")
     sd.set_defaults(func=_seed)
+    hk = sub.add_parser("hook", help="forward a Claude Code hook payload (stdin) to the server; always exits 0",
+                        description="Reads the hook JSON on stdin and posts it to $OBSERVATORY_URL "
+                                    "(default http://127.0.0.1:8080)/api/observatory/hooks; prints nothing.")
+    hk.add_argument("hook_args", nargs=argparse.REMAINDER, help="--url URL, --timeout SECONDS")
+    hk.set_defaults(func=_hook)
     args = parser.parse_args(argv)
     result: int = args.func(args)
     return result

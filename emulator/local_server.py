@@ -6,7 +6,7 @@ import importlib
 
 import flask
 
-from core.errors import CoreError
+from core.errors import CoreError, NotFound
 from core.routes import match, resolve
 from functions._http import error_response
 
@@ -25,3 +25,13 @@ def local_stack(request: flask.Request) -> flask.Response:
     module = importlib.import_module(f"functions.{route.function}")
     response: flask.Response = getattr(module, route.function)(request)
     return response
+
+
+def _no_route(exc: Exception) -> flask.Response:
+    """Paths Flask itself cannot route (a control character in a segment) answer like every other 404."""
+    return error_response(NotFound(f"no route for {flask.request.path!r}"))
+
+
+# functions-framework loads this module inside its app's context: the app's own 404 becomes a JSON error too.
+if flask.has_app_context():
+    flask.current_app.register_error_handler(404, _no_route)

@@ -73,7 +73,8 @@ def _cors_headers(request: flask.Request, allowed: tuple[str, ...]) -> dict[str,
         "Access-Control-Allow-Origin": origin,
         "Vary": "Origin",
         "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
-        "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Observatory-Key, Idempotency-Key, X-Task-ID",
+        "Access-Control-Allow-Headers": ("Authorization, Content-Type, X-Observatory-Key, Idempotency-Key, X-Task-ID, "
+                                         "Last-Event-ID"),
         "Access-Control-Max-Age": "600",
     }
 
@@ -95,6 +96,9 @@ def serve(request: flask.Request, function: str, operations: Mapping[str, Operat
         response = error_response(exc, c.settings.retry_after_s)
         response.headers.update(cors)
         return response
+    if isinstance(result, flask.Response):  # a handler that renders itself (an event stream) passes through
+        result.headers.update(cors)
+        return result
     if op.status == 204:
         return flask.Response(status=204, headers=cors)
     return json_response(result, op.status, cors or None)

@@ -117,9 +117,9 @@ def _normalise_one(
             seen.models.add(usage.model)
     op = attrs.get("gen_ai.operation.name")
     if name == "claude_code.llm_request" or op in _LLM_OPERATIONS or attrs.get("openinference.span.kind") == "LLM":
-        batch.llm_calls.append(_llm_call(record, attrs))
+        batch.llm_calls.append(llm_call_from_span(record, attrs))
     elif name == "claude_code.tool" or op == "execute_tool":
-        tool = _tool_call(record, attrs)
+        tool = tool_call_from_span(record, attrs)
         tool_by_span[f"{trace_id}:{span_id}"] = tool.tool_use_id
         batch.tool_calls.append(tool)
     elif name == "claude_code.tool.blocked_on_user" and parent:
@@ -141,7 +141,8 @@ def _events_json(span: Span) -> str:
     )
 
 
-def _llm_call(span: SpanRecord, attrs: dict[str, Any]) -> LlmCallRecord:
+def llm_call_from_span(span: SpanRecord, attrs: dict[str, Any]) -> LlmCallRecord:
+    """The LLM call a span reports (keyed by response id when it has one, else by the span)."""
     response_id = to_str(attrs.get("gen_ai.response.id"))
     success = to_bool(attrs.get("success"))
     return LlmCallRecord(
@@ -153,16 +154,17 @@ def _llm_call(span: SpanRecord, attrs: dict[str, Any]) -> LlmCallRecord:
         response_id=response_id,
         trace_id=span.trace_id,
         span_id=span.span_id,
-        prompt_id=to_str(attrs.get("prompt.id")),
+        prompt_id=to_str(first(attrs, ("prompt.id", "prompt_id"))),
         success=success if success is not None else span.status != "error",
         source="span",
         links=span.links,
     )
 
 
-def _tool_call(span: SpanRecord, attrs: dict[str, Any]) -> ToolCallRecord:
+def tool_call_from_span(span: SpanRecord, attrs: dict[str, Any]) -> ToolCallRecord:
+    """The tool call a span reports (keyed by its tool_use_id, else a placeholder of the span)."""
     tool_id = to_str(first(attrs, TOOL_ID_KEYS)) or tool_placeholder_id(span.trace_id, span.span_id)
-    args = first(attrs, ("tool_input", "gen_ai.tool.call.arguments", "tool_parameters"))
+    args = first(attrs, ("tool_input", "gen_ai.tool.call.arguments", "tool_parameters", "function_args"))
     result = attrs.get("gen_ai.tool.call.result")
     success = to_bool(attrs.get("success"))
     return ToolCallRecord(

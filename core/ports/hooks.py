@@ -2,8 +2,113 @@
 
 from __future__ import annotations
 
-from abc import ABC
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# Given the session a hook touched and the tasks whose spans it linked, the outbox messages to enqueue with the
+# hook's write (so the session's rollup and the tasks' totals are recomputed exactly when the facts change).
+HookNotice = Callable[[str, list[str]], list[tuple[str, bytes]]]
 
 
-class HookStore(ABC):  # noqa: B024 - filled by the area's methods
-    pass
+@dataclass(frozen=True, slots=True)
+class HookLinks:
+    """Correlation ids a hook carries (from the executor's environment): the session belongs to them."""
+
+    task_id: str | None = None
+    chain_id: str | None = None
+    stage_id: str | None = None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStart:
+    """PreToolUse: a tool call starts at the hook's time (``tool_input`` already masked JSON text)."""
+
+    tool_use_id: str
+    tool_name: str
+    tool_input: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolEnd:
+    """PostToolUse: a tool call ends at the hook's time. Without ``tool_use_id`` it finishes the latest unfinished
+    call of ``tool_name`` in the session started no later than the hook, else a call keyed ``fallback_id``."""
+
+    tool_use_id: str | None
+    fallback_id: str
+    tool_name: str
+    success: bool
+    tool_input: str | None = None
+    tool_result: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HookRecord:
+    """One normalised, masked hook payload.
+
+    ``key`` identifies the payload: a second record with the same key is a replay and changes nothing. The hook
+    is also kept as a session event (``event_name``, ``event_body``, ``event_attributes``: no tool content)."""
+
+    key: str
+    session_id: str
+    time_ns: int
+    hook_event_name: str
+    event_name: str
+    workspace: str | None = None
+    transcript_path: str | None = None
+    model: str | None = None
+    starts_session: bool = False
+    start_source: str | None = None
+    ends_session: bool = False
+    end_reason: str | None = None
+    links: HookLinks = field(default_factory=HookLinks)
+    tool_start: ToolStart | None = None
+    tool_end: ToolEnd | None = None
+    event_body: str | None = None
+    event_attributes: dict[str, Any] = field(default_factory=dict)
+    redactions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class HookOutcome:
+    replayed: bool
+    tool_use_id: str | None = None  # the tool call the hook started or finished
+    spans_updated: int = 0  # spans of the session given the workspace or the links
+
+
+@dataclass(frozen=True, slots=True)
+class HookSession:
+    """What hooks record of a session beyond the telemetry columns."""
+
+    session_id: str
+    first_seen_ns: int
+    last_seen_ns: int
+    workspace: str | None
+    transcript_path: str | None
+    start_source: str | None
+    ended_ns: int | None
+    end_reason: str | None
+    links: HookLinks
+
+
+class HookStore(ABC):
+    @abstractmethod
+    def record_hook(self, org_id: str, hook: HookRecord, notice: HookNotice | None = None) -> HookOutcome:
+        """Apply one hook in one transaction, or nothing when a hook with the same key was recorded before:
+
+        - the session is upserted (first/last seen widen to the hook's time; the first workspace, transcript
+          path and start source stay; a start after an end reopens the session; an end records the latest end);
+        - a tool start upserts its call (the earliest start wins; a finished call stays finished);
+        - a tool end fills the result, success, error and end; the duration is end - start once both are known;
+        - a task id links the session (the session_links row, its spans without a task); chain, stage and
+          message ids are kept on the session and given to its spans that have none;
+        - when the session's workspace becomes known (or the session ends) spans of the session without one
+          get it;
+        - the hook is appended to the session's events, and ``notice`` messages to the outbox."""
+
+    @abstractmethod
+    def hook_session(self, org_id: str, session_id: str) -> HookSession | None:
+        """The session as hooks see it; None when the org has no such session."""

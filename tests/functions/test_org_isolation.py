@@ -46,12 +46,17 @@ def _seed_org_a(client: Any) -> dict[str, str]:
     task = create("tasks", {"title": "task-a", "workspace_id": workspace})
     assignment = create("agents", {"task_id": task, "agent_id": "agent-a", "provider": "anthropic"})
     message = create("messages", {"inbox": "inbox-a", "title": "hello", "content": "secret-a", "task_id": task})
+    chain = create("chains", {"source_type": "message", "source_ref": message, "workspace_id": workspace})
+    stage = create(f"chains/{chain}/stages", {"agent_id": "agent-a", "task_id": task, "message_id": message})
+    hook = {"hook_event_name": "PreToolUse", "session_id": SESSION, "cwd": "/a", "tool_name": "Bash",
+            "tool_use_id": "toolu_hook_a", "tool_input": {"command": "ls"}}
+    assert client.post("/api/observatory/hooks", json=hook, headers=A).status_code == 200
     _bootstrap.container().bus.drain()  # the aggregate worker's pass: rollups, task totals, span ids
     return {
         "trace_id": trace.resource_spans[0].scope_spans[0].spans[0].trace_id.hex(),
         "span_id": trace.resource_spans[0].scope_spans[0].spans[0].span_id.hex(),
         "session_id": SESSION, "workspace_id": workspace, "task_id": task, "assignment_id": assignment,
-        "message_id": message, "dimension": "model",
+        "message_id": message, "dimension": "model", "chain_id": chain, "stage_id": stage,
     }
 
 
@@ -59,6 +64,8 @@ def _path(route: Route, ids: dict[str, str]) -> str:
     path = route.path
     for name in route.pattern.groupindex:
         path = path.replace("{" + name + "}", ids[name])
+    if route.operation == "lookup_chain":
+        path += f"?task_id={ids['task_id']}"
     return path
 
 
@@ -79,6 +86,14 @@ def _body(route: Route, ids: dict[str, str]) -> Any:
         "add_span_event": {"name": "hijack"},
         "ingest_claude": {"session_id": SESSION, "total_tokens_in": 1, "status": "completed"},
         "ingest_otel": {"spanId": ids["span_id"], "traceId": ids["trace_id"], "name": "hijack"},
+        "create_chain": {"source_type": "manual"}, "update_chain_status": {"status": "failed"},
+        "add_chain_metrics": {"cost": 1, "tokens": 1, "turns": 1}, "create_stage": {"agent_id": "agent-b"},
+        "update_stage_status": {"status": "failed"}, "link_stage_session": {"session_id": SESSION},
+        "stage_approval": {"approval_status": "pending", "approval_type": "merge"}, "add_stage_metrics": {"cost": 1},
+        "stage_error": {"error_message": "hijack"}, "put_eval_assessment": {"benchmark_id": "hijack"},
+        "link_span": {"chain_id": ids["chain_id"], "stage_id": ids["stage_id"]},
+        "hook": {"hook_event_name": "PostToolUse", "session_id": SESSION, "tool_name": "Bash",
+                 "tool_use_id": "toolu_hook_a", "tool_response": {"stdout": "hijacked"}},
     }.get(route.operation, {})
 
 
@@ -107,7 +122,7 @@ def test_another_org_sees_and_changes_nothing(client: Any, keys: None) -> None:
 
     for route in reads:
         r = client.get(_path(route, ids), headers=B)
-        if route.pattern.groupindex and route.operation != "breakdown":
+        if (route.pattern.groupindex or route.operation == "lookup_chain") and route.operation != "breakdown":
             assert r.status_code in (403, 404), (route.path, r.status_code, r.get_json())
         else:
             assert r.status_code == 200, (route.path, r.get_json())

@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from core import events
 from core.adapters.sqlite.base import SqliteBase
+from core.adapters.sqlite.event_log import append_events, task_workspace
 from core.ports.catalog import CatalogStore, DuplicateId, MissingReference
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     )
 
 # Timestamps are integer nanoseconds (as in the telemetry tables); columns `*_ns` hold the models' `*_at`.
+# Every change of a task, assignment or message appends its change events in the same transaction.
 # Foreign keys carry org_id, so a row can only ever reference rows of its own org.
 MIGRATIONS: list[tuple[int, str]] = [
     (10, """
@@ -138,6 +141,7 @@ UPDATE tasks SET (span_count, total_duration_ms, total_tokens_in, total_tokens_o
     FROM spans WHERE org_id = ?1 AND task_id = ?2)
 WHERE org_id = ?1 AND id = ?2
 """
+_TASK_TOTALS_NOW = f"SELECT workspace_id, {', '.join(events.TASK_TOTALS)} FROM tasks WHERE org_id = ? AND id = ?"
 _AGENT_COUNT = """
 UPDATE tasks SET agent_count = (
     SELECT COUNT(DISTINCT agent_id) FROM agent_assignments WHERE org_id = ?1 AND task_id = ?2)
@@ -218,6 +222,13 @@ class SqliteCatalog(SqliteBase, CatalogStore):
             conn.execute(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in sets)} WHERE org_id = ? AND id = ?",
                          [*sets.values(), org_id, entity_id])
 
+    @staticmethod
+    def _status(conn: sqlite3.Connection, table: str, org_id: str, entity_id: str) -> str | None:
+        """The entity's status before a change (None: no such entity), to tell which events the change makes."""
+        row = conn.execute(f"SELECT status FROM {table} WHERE org_id = ? AND id = ?", (org_id, entity_id)
+                           ).fetchone()
+        return str(row[0]) if row is not None else None
+
     def _delete(self, table: str, org_id: str, entity_id: str) -> bool:
         with self.transaction() as conn:
             return conn.execute(f"DELETE FROM {table} WHERE org_id = ? AND id = ?", (org_id, entity_id)
@@ -287,7 +298,9 @@ class SqliteCatalog(SqliteBase, CatalogStore):
         with self.transaction() as conn:
             self._check_task_refs(conn, org_id, fields)
             self._insert(conn, "tasks", org_id, fields)
-            return Task.model_validate(self._get("tasks", org_id, task.id, conn))
+            created = Task.model_validate(self._get("tasks", org_id, task.id, conn))
+            append_events(conn, org_id, events.task_created(created))
+            return created
 
     def get_task(self, org_id: str, task_id: str) -> Task | None:
         from core.catalog.models import Task
@@ -314,14 +327,24 @@ class SqliteCatalog(SqliteBase, CatalogStore):
         from core.catalog.models import Task
 
         with self.transaction() as conn:
-            if not self._exists(conn, "tasks", org_id, task_id):
+            before = self._status(conn, "tasks", org_id, task_id)
+            if before is None:
                 return None
             self._check_task_refs(conn, org_id, changes)
             self._set(conn, "tasks", org_id, task_id, self._TASK_FIELDS, changes)
-            return Task.model_validate(self._get("tasks", org_id, task_id, conn))
+            updated = Task.model_validate(self._get("tasks", org_id, task_id, conn))
+            if changes:
+                append_events(conn, org_id, events.task_changed(before, updated))
+            return updated
 
     def delete_task(self, org_id: str, task_id: str) -> bool:
-        return self._delete("tasks", org_id, task_id)
+        with self.transaction() as conn:
+            row = conn.execute("DELETE FROM tasks WHERE org_id = ? AND id = ? RETURNING workspace_id",
+                               (org_id, task_id)).fetchone()
+            if row is None:
+                return False
+            append_events(conn, org_id, events.task_deleted(task_id, row["workspace_id"]))
+            return True
 
     def task_timeline(self, org_id: str, task_id: str, limit: int = 1000, offset: int = 0
                       ) -> list[TimelineEntry]:
@@ -342,9 +365,16 @@ class SqliteCatalog(SqliteBase, CatalogStore):
         from core.catalog.models import Task
 
         with self.transaction() as conn:
-            if conn.execute(_TASK_TOTALS, (org_id, task_id)).rowcount == 0:
+            before = conn.execute(_TASK_TOTALS_NOW, (org_id, task_id)).fetchone()
+            if before is None:
                 return None
+            conn.execute(_TASK_TOTALS, (org_id, task_id))
             conn.execute(_AGENT_COUNT, (org_id, task_id))
+            after = conn.execute(_TASK_TOTALS_NOW, (org_id, task_id)).fetchone()
+            if tuple(after) != tuple(before):  # a recompute that changed nothing (a redelivery) appends nothing
+                totals = dict(zip(after.keys(), after, strict=True))
+                append_events(conn, org_id, events.task_metrics_updated(task_id, totals.pop("workspace_id"),
+                                                                         totals))
             return Task.model_validate(self._get("tasks", org_id, task_id, conn))
 
     # -- agent assignments -----------------------------------------------------------------------------------
@@ -356,7 +386,9 @@ class SqliteCatalog(SqliteBase, CatalogStore):
                 raise MissingReference("task_id", a.task_id)
             self._insert(conn, "agent_assignments", org_id, a.model_dump())
             conn.execute(_AGENT_COUNT, (org_id, a.task_id))
-            return AgentAssignment.model_validate(self._get("agent_assignments", org_id, a.id, conn))
+            created = AgentAssignment.model_validate(self._get("agent_assignments", org_id, a.id, conn))
+            append_events(conn, org_id, events.agent_assigned(created, task_workspace(conn, org_id, a.task_id)))
+            return created
 
     def get_assignment(self, org_id: str, assignment_id: str) -> AgentAssignment | None:
         from core.catalog.models import AgentAssignment
@@ -381,13 +413,16 @@ class SqliteCatalog(SqliteBase, CatalogStore):
         from core.catalog.models import AgentAssignment
 
         with self.transaction() as conn:
-            row = conn.execute("SELECT task_id FROM agent_assignments WHERE org_id = ? AND id = ?",
+            row = conn.execute("SELECT task_id, status FROM agent_assignments WHERE org_id = ? AND id = ?",
                                (org_id, assignment_id)).fetchone()
             if row is None:
                 return None
             self._set(conn, "agent_assignments", org_id, assignment_id, self._ASSIGNMENT_FIELDS, changes)
             conn.execute(_AGENT_COUNT, (org_id, row["task_id"]))
-            return AgentAssignment.model_validate(self._get("agent_assignments", org_id, assignment_id, conn))
+            updated = AgentAssignment.model_validate(self._get("agent_assignments", org_id, assignment_id, conn))
+            append_events(conn, org_id, events.agent_changed(
+                row["status"], updated, task_workspace(conn, org_id, updated.task_id)))
+            return updated
 
     def delete_assignment(self, org_id: str, assignment_id: str) -> bool:
         with self.transaction() as conn:
@@ -418,7 +453,9 @@ class SqliteCatalog(SqliteBase, CatalogStore):
 
         with self.transaction() as conn:
             self._insert(conn, "messages", org_id, m.model_dump())
-            return Message.model_validate(self._get("messages", org_id, m.id, conn))
+            created = Message.model_validate(self._get("messages", org_id, m.id, conn))
+            append_events(conn, org_id, events.message_created(created, task_workspace(conn, org_id, m.task_id)))
+            return created
 
     def get_message(self, org_id: str, message_id: str) -> Message | None:
         from core.catalog.models import Message
@@ -443,31 +480,36 @@ class SqliteCatalog(SqliteBase, CatalogStore):
     })
 
     def update_message(self, org_id: str, message_id: str, changes: Mapping[str, Any]) -> Message | None:
-        from core.catalog.models import Message
-
         with self.transaction() as conn:
-            if not self._exists(conn, "messages", org_id, message_id):
+            before = self._status(conn, "messages", org_id, message_id)
+            if before is None:
                 return None
             self._set(conn, "messages", org_id, message_id, self._MESSAGE_FIELDS, changes)
-            return Message.model_validate(self._get("messages", org_id, message_id, conn))
+            return self._message_changed(conn, org_id, message_id, before)
 
     def delete_message(self, org_id: str, message_id: str) -> bool:
         return self._delete("messages", org_id, message_id)
 
     def set_message_status(self, org_id: str, message_id: str, status: MessageStatus, at: datetime
                            ) -> Message | None:
-        from core.catalog.models import Message
-
         ns = _ns(at)
         with self.transaction() as conn:
-            updated = conn.execute(
+            before = self._status(conn, "messages", org_id, message_id)
+            if before is None:
+                return None
+            conn.execute(
                 "UPDATE messages SET status = ?1,"
                 " read_ns = CASE WHEN ?1 = 'read' THEN COALESCE(read_ns, ?2) ELSE read_ns END,"
                 " archived_ns = CASE WHEN ?1 = 'archived' THEN COALESCE(archived_ns, ?2) ELSE archived_ns END"
-                " WHERE org_id = ?3 AND id = ?4", (status, ns, org_id, message_id)).rowcount
-            if not updated:
-                return None
-            return Message.model_validate(self._get("messages", org_id, message_id, conn))
+                " WHERE org_id = ?3 AND id = ?4", (status, ns, org_id, message_id))
+            return self._message_changed(conn, org_id, message_id, before)
+
+    def _message_changed(self, conn: sqlite3.Connection, org_id: str, message_id: str, before: str) -> Message:
+        from core.catalog.models import Message
+
+        m = Message.model_validate(self._get("messages", org_id, message_id, conn))
+        append_events(conn, org_id, events.message_changed(before, m, task_workspace(conn, org_id, m.task_id)))
+        return m
 
 
 def _offset(offset: int) -> int:

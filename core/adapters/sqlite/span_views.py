@@ -7,7 +7,9 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
+from core import events
 from core.adapters.sqlite.base import SqliteBase
+from core.adapters.sqlite.event_log import append_events, task_workspace
 from core.hierarchy.names import EXEC_SPAN_NAMES
 from core.ports.bus import TELEMETRY_INGESTED
 from core.ports.span_views import (
@@ -136,6 +138,8 @@ class SqliteSpanViews(SqliteBase):
             created = bool(conn.execute(_INSERT, row).rowcount)
             if created:
                 self._enqueue_change(conn, org_id, [span], None)
+                append_events(conn, org_id, events.span_created(
+                    span, task_workspace(conn, org_id, span.links.task_id)))
             else:
                 stored = self._stored(conn, org_id, span.trace_id, span.span_id)
                 return "replayed" if stored is not None and tuple(stored) == row else "conflict"
@@ -151,6 +155,8 @@ class SqliteSpanViews(SqliteBase):
                 return False
             conn.execute(_UPDATE, (*row[3:], org_id, span.trace_id, span.span_id))
             self._enqueue_change(conn, org_id, [span], before)
+            append_events(conn, org_id, events.span_updated(
+                span, task_workspace(conn, org_id, span.links.task_id), "updated"))
             return True
 
     def delete_span(self, org_id: str, trace_id: str, span_id: str) -> bool:
@@ -161,6 +167,8 @@ class SqliteSpanViews(SqliteBase):
             conn.execute("DELETE FROM spans WHERE org_id = ? AND trace_id = ? AND span_id = ?",
                          (org_id, trace_id, span_id))
             self._enqueue_change(conn, org_id, [], before)
+            append_events(conn, org_id, events.span_row_updated(
+                before, task_workspace(conn, org_id, before["task_id"]), "deleted"))
             return True
 
     def append_span_event(self, org_id: str, trace_id: str, span_id: str, event: dict[str, Any]) -> int | None:
@@ -168,12 +176,14 @@ class SqliteSpanViews(SqliteBase):
             before = self._stored(conn, org_id, trace_id, span_id)
             if before is None:
                 return None
-            events = json.loads(before["events"]) if before["events"] else []
-            events.append(event)
+            stored = json.loads(before["events"]) if before["events"] else []
+            stored.append(event)
             conn.execute("UPDATE spans SET events = ? WHERE org_id = ? AND trace_id = ? AND span_id = ?",
-                         (json.dumps(events, separators=(",", ":")), org_id, trace_id, span_id))
+                         (json.dumps(stored, separators=(",", ":")), org_id, trace_id, span_id))
             self._enqueue_change(conn, org_id, [], before)
-            return len(events)
+            append_events(conn, org_id, events.span_row_updated(
+                before, task_workspace(conn, org_id, before["task_id"]), "event_added"))
+            return len(stored)
 
     # -- span reads ------------------------------------------------------------------------------------------
     def _spans(self, sql: str, params: tuple[Any, ...], lite: bool = True) -> list[SpanView]:

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from core import events
 from core.adapters.sqlite.catalog import SqliteCatalog
 from core.adapters.sqlite.chains import SqliteChains
 from core.adapters.sqlite.erasure import SqliteErasure
-from core.adapters.sqlite.event_log import SqliteEventLog
+from core.adapters.sqlite.event_log import SqliteEventLog, append_events, task_workspace
 from core.adapters.sqlite.hooks import SqliteHooks
 from core.adapters.sqlite.insights import SqliteInsights
 from core.adapters.sqlite.span_views import SqliteSpanViews
@@ -68,7 +69,9 @@ _TOOL_COLS = (
 _UPSERT_TOOLS = (
     f"INSERT INTO tool_calls ({','.join(_TOOL_COLS)}) VALUES ({','.join('?' * len(_TOOL_COLS))}) "
     "ON CONFLICT(org_id, tool_use_id) DO UPDATE SET "
-    + ",".join(f"{c}=COALESCE(excluded.{c}, tool_calls.{c})" for c in _TOOL_COLS[2:])
+    + ",".join("time_ns=MIN(COALESCE(tool_calls.time_ns, excluded.time_ns), COALESCE(excluded.time_ns, "
+               "tool_calls.time_ns))" if c == "time_ns"  # the start: hooks see it before the result event
+               else f"{c}=COALESCE(excluded.{c}, tool_calls.{c})" for c in _TOOL_COLS[2:])
 )
 _INSERT_EVENTS = (
     "INSERT OR IGNORE INTO events (org_id, event_key, name, dialect, time_ns, session_id, prompt_id, trace_id, "
@@ -238,6 +241,11 @@ class _SqliteUnitOfWork(IngestUnitOfWork):
                              [(org, request_digest, k, n) for k, n in batch.reject_reasons.items()])
         if outbox:
             _enqueue(conn, outbox)
+        if batch.spans:  # one event per batch; a replayed request (same digest) appends nothing
+            task_id = events.batch_task(batch)
+            append_events(conn, org, events.batch_spans_created(batch, request_digest, task_id,
+                                                                task_workspace(conn, org, task_id)),
+                          dedup_key=f"{events.SPAN_CREATED}:{request_digest}")
 
 
 def _enqueue(conn: sqlite3.Connection, messages: list[tuple[str, bytes]]) -> None:
@@ -345,13 +353,22 @@ class SqliteStore(SqliteCatalog, SqliteInsights, SqliteSpanViews, SqliteErasure,
         return reads.list_metric_points(self._reader(), org_id, query)
 
     def save_session_rollup(self, org_id: str, session_id: str, rollup_json: str, computed_ns: int) -> None:
-        with self._write_lock:
+        with self.transaction() as conn:
+            before = conn.execute("SELECT rollup FROM sessions WHERE org_id = ? AND session_id = ?",
+                                  (org_id, session_id)).fetchone()
             # A recompute never overwrites a newer result with an older one.
-            self._writer.execute(
+            saved = conn.execute(
                 "UPDATE sessions SET rollup = ?, rollup_ns = ? WHERE org_id = ? AND session_id = ? "
                 "AND (rollup_ns IS NULL OR rollup_ns <= ?)",
                 (rollup_json, computed_ns, org_id, session_id, computed_ns),
-            )
+            ).rowcount
+            # metrics.updated only when the totals moved: a redelivered batch recomputes the same rollup.
+            if saved and before is not None and before["rollup"] != rollup_json:
+                link = conn.execute("SELECT task_id FROM session_links WHERE org_id = ? AND session_id = ?",
+                                    (org_id, session_id)).fetchone()
+                task_id = link["task_id"] if link is not None else None
+                append_events(conn, org_id, events.session_metrics_updated(
+                    session_id, task_id, task_workspace(conn, org_id, task_id), json.loads(rollup_json)))
 
     # -- pricing -----------------------------------------------------------------------------------
     def iter_priced(self) -> Iterator[tuple[str, str, str, LlmCallRecord]]:

@@ -1,0 +1,1 @@
+"""Execution chains: chains of agent stages, human approvals, eval assessments, the journey and executor env."""
