@@ -30,7 +30,9 @@ class Settings:
                                   default (`*` allows any)
       OBSERVATORY_BUS_DRAINER     `thread` (default): the serving process drains the outbox itself;
                                   `external`: another process does (`observatory serve` starts `observatory worker`)
-    The span filter reads OBSERVATORY_SPAN_FILTER_ALLOW|DENY|DISABLE (core/span_filter.py).
+    The span filter reads OBSERVATORY_SPAN_FILTER_ALLOW|DENY|DISABLE (core/span_filter.py); retention reads
+    OBSERVATORY_RETENTION_{SPANS,METRIC_POINTS,EVENTS,EVENT_LOG,SESSIONS,LLM_CALLS,TOOL_CALLS,MESSAGES}_DAYS
+    (defaults 30/30/30/=EVENTS/90/90/90/90; 0 keeps forever) and OBSERVATORY_RETENTION_CHUNK (core/retention.py).
     """
 
     data_dir: Path = Path(".observatory")

@@ -54,6 +54,12 @@ class Conflict(CoreError):
     status = 409
 
 
+class PermanentError(CoreError):
+    """A message that can never succeed, however often it is redelivered (it goes to the dead letters)."""
+
+    permanent = True
+
+
 class StorageUnavailable(CoreError):
     """The store cannot take the write now; the client should retry later."""
 

@@ -165,6 +165,9 @@ class SessionView(BaseModel):
     models: list[str] = Field(default_factory=list)
     started_at: datetime | None = None
     last_seen_at: datetime | None = None
+    ended_at: datetime | None = None  # from a SessionEnd hook
+    end_reason: str | None = None
+    transcript_path: str | None = None
     summary: dict[str, Any] | None = None
 
 

@@ -152,6 +152,9 @@ ROUTES: tuple[Route, ...] = (
     # -- Claude Code hooks (function `hooks`) and the live event log (function `events`) -------------
     _r("POST", "/hooks", "hooks", "hook", "A Claude Code hook payload"),
     _r("GET", "/events", "events", "list_events", "The event log (JSON pages with a cursor, or an event stream)"),
+    # -- operating it (function `ops`) ---------------------------------------------------------------
+    _r("GET", "/ops/status", "ops", "ops_status",
+       "Outbox backlog, aggregate lag, dead letters, rejected items by reason, store health"),
     # -- legacy JSON ingest (function `legacy_ingest`) -----------------------------------------------
     _r("POST", "/ingest/claude", "legacy_ingest", "ingest_claude", "Session totals as ClaudeMetrics JSON"),
     _r("POST", "/ingest/otel", "legacy_ingest", "ingest_otel", "Gemini-style JSON spans"),

@@ -1,4 +1,5 @@
-"""The `observatory` command: serve the local stack, reprice stored calls, seed demo or load-test data."""
+"""The `observatory` command: serve the local stack, reprice stored calls, seed demo or load-test data, run
+retention, inspect and replay dead letters."""
 
 from __future__ import annotations
 
@@ -123,6 +124,67 @@ def _seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retention(args: argparse.Namespace) -> int:
+    os.environ["OBSERVATORY_DATA_DIR"] = str(args.data_dir)
+    import json
+
+    from core.config import get_settings
+    from core.retention import RetentionPolicy, run_retention
+    from functions._bootstrap import build
+
+    try:
+        policy = RetentionPolicy.from_env()
+    except ValueError as exc:
+        print(f"observatory retention: {exc}", file=sys.stderr)
+        return 2
+    container = build(get_settings())
+    try:
+        report = run_retention(container.store, policy)
+    finally:
+        container.store.close()
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        for kind, n in report.deleted.items():
+            print(f"{kind:>14}: {n} deleted (older than {policy.days[kind]:g} days)")
+        print(f"store {report.health.status}: {report.health.message}")
+    return 0
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    os.environ["OBSERVATORY_DATA_DIR"] = str(args.data_dir)
+    import json
+    from datetime import UTC, datetime
+
+    from core.config import get_settings
+    from functions._bootstrap import build
+
+    if args.dlq_command == "replay" and not args.all and not args.ids:
+        print("observatory dlq replay: name dead-letter ids, or --all", file=sys.stderr)
+        return 2
+    container = build(get_settings())
+    store = container.store
+    try:
+        if args.dlq_command == "replay":
+            replayed = store.replay_dead_letters(None if args.all else args.ids)
+            print(f"replayed {replayed} dead letter(s) into the outbox")
+            return 0
+        letters = store.list_dead_letters(args.limit, args.offset)
+        total = store.dead_letter_count()
+    finally:
+        store.close()
+    rows = [{"id": d.id, "topic": d.topic, "attempts": d.attempts, "reason": d.reason, "bytes": len(d.payload),
+             "failed_at": datetime.fromtimestamp(d.failed_ns / 1e9, UTC).isoformat()} for d in letters]
+    if args.json:
+        print(json.dumps({"dead_letters": rows, "count": total}, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['id']:>6}  {r['topic']}  attempts={r['attempts']}  {r['bytes']} bytes  {r['failed_at']}  "
+                  f"{r['reason']}")
+        print(f"{total} dead letter(s)")
+    return 0
+
+
 def _hook(args: argparse.Namespace) -> int:
     from emulator import hook_client
 
@@ -159,6 +221,22 @@ def main(argv: list[str] | None = None) -> int:
     sd.add_argument("--until", default=None, metavar="RFC3339",
                     help="end of the generated 30 days (default: the current hour); fixes the timestamps too")
     sd.set_defaults(func=_seed)
+    ret = sub.add_parser("retention", help="delete stored rows past their TTL (OBSERVATORY_RETENTION_<KIND>_DAYS)")
+    ret.add_argument("--data-dir", type=Path, default=data_dir)
+    ret.add_argument("--json", action="store_true", help="print the report as JSON")
+    ret.set_defaults(func=_retention)
+    dlq = sub.add_parser("dlq", help="inspect or replay the local bus's dead-lettered messages")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_list = dlq_sub.add_parser("list", help="list dead letters (oldest first)")
+    dlq_list.add_argument("--limit", type=int, default=100)
+    dlq_list.add_argument("--offset", type=int, default=0)
+    dlq_list.add_argument("--json", action="store_true")
+    dlq_replay = dlq_sub.add_parser("replay", help="re-enqueue dead letters into the outbox and remove them")
+    dlq_replay.add_argument("ids", nargs="*", type=int, help="dead-letter ids (see `dlq list`)")
+    dlq_replay.add_argument("--all", action="store_true", help="replay every dead letter")
+    for p in (dlq_list, dlq_replay):
+        p.add_argument("--data-dir", type=Path, default=data_dir)
+    dlq.set_defaults(func=_dlq)
     hk = sub.add_parser("hook", help="forward a Claude Code hook payload (stdin) to the server; always exits 0",
                         description="Reads the hook JSON on stdin and posts it to $OBSERVATORY_URL "
                                     "(default http://127.0.0.1:8080)/api/observatory/hooks; prints nothing.")

@@ -23,6 +23,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     for key in list(os.environ):
         if key.startswith("OBSERVATORY_"):
             monkeypatch.delenv(key)
+    # functions-framework records the last app's signature type in the environment: a CloudEvent worker's app
+    # would otherwise turn the next HTTP app into a CloudEvent one.
+    monkeypatch.delenv("FUNCTION_SIGNATURE_TYPE", raising=False)
     data_dir = tmp_path / "data"
     monkeypatch.setenv("OBSERVATORY_DATA_DIR", str(data_dir))
     _bootstrap.reset()
@@ -37,7 +40,7 @@ def client():  # type: ignore[no-untyped-def]
 
     from emulator import local_server
 
-    app = functions_framework.create_app(target="local_stack", source=local_server.__file__)
+    app = functions_framework.create_app(target="local_stack", source=local_server.__file__, signature_type="http")
     return app.test_client()
 
 

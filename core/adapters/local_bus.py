@@ -7,18 +7,32 @@ import threading
 import time
 from collections.abc import Callable
 
+from core.errors import InvalidPayload
 from core.ports.bus import Bus, Handler
 from core.ports.store import OutboxMessage, Store
 
 log = logging.getLogger(__name__)
 
+# As the cloud subscriptions' dead-letter policy (DESIGN §7: at least 5 delivery attempts).
+MAX_ATTEMPTS = 5
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """A message that can never succeed: bad data (InvalidPayload) or an error marked ``permanent = True``
+    (core.errors.PermanentError). Anything else is transient and retried."""
+    return isinstance(exc, InvalidPayload) or getattr(exc, "permanent", False) is True
+
 
 class OutboxBus(Bus):
     """Delivers outbox rows to subscribed handlers, at least once: a row is deleted only after every
-    handler returned. A crash between ingest and delivery loses nothing; handlers are idempotent."""
+    handler returned. A crash between ingest and delivery loses nothing; handlers are idempotent. A message
+    that fails ``max_attempts`` times, or once with a permanent error, moves to the dead letters (as the
+    cloud's subscriptions do), where `observatory dlq list|replay` finds it."""
 
-    def __init__(self, store: Store, poll_s: float = 0.5, batch: int = 100) -> None:
+    def __init__(self, store: Store, poll_s: float = 0.5, batch: int = 100,
+                 max_attempts: int = MAX_ATTEMPTS) -> None:
         self._store = store
+        self._max_attempts = max_attempts
         self._poll_s = poll_s
         self._batch = batch
         self._handlers: dict[str, list[Handler]] = {}
@@ -54,18 +68,51 @@ class OutboxBus(Bus):
             for message in messages:
                 by_topic.setdefault(message.topic, []).append(message)
             done: list[int] = []
+            failed = False
             for topic, group in by_topic.items():
-                try:
-                    for handler in self._handlers.get(topic, []):
-                        handler([m.payload for m in group])
-                except Exception:  # keep the rows: they are retried on the next pass
-                    log.exception("outbox delivery of %d message(s) on %s failed; will retry", len(group), topic)
-                    continue
-                done += [m.id for m in group]
+                if len(group) > 1:
+                    try:
+                        self._deliver(topic, group)
+                        done += [m.id for m in group]
+                        continue
+                    except Exception:
+                        # One message may be poisoning its batch: deliver each alone so the healthy ones pass
+                        # (handlers are idempotent: a second delivery to a handler that already ran is harmless).
+                        log.warning("outbox delivery of %d messages on %s failed; delivering one by one",
+                                    len(group), topic, exc_info=True)
+                ok = self._deliver_singly(topic, group)
+                failed = failed or len(ok) < len(group)
+                done += ok
             self._store.ack_outbox(done)
             delivered += len(done)
-            if len(done) < len(messages):
+            if failed:  # the rest waits for the next pass (the failed rows are retried then)
                 return delivered
+
+    def _deliver(self, topic: str, group: list[OutboxMessage]) -> None:
+        for handler in self._handlers.get(topic, []):
+            handler([m.payload for m in group])
+
+    def _deliver_singly(self, topic: str, group: list[OutboxMessage]) -> list[int]:
+        """Deliver each message alone; count a failed one's attempt, dead-lettering it after
+        ``max_attempts`` or at once on a permanent error. Returns the ids delivered."""
+        ok: list[int] = []
+        for message in group:
+            try:
+                self._deliver(topic, [message])
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"[:1000]
+                if is_permanent(exc):
+                    self._store.dead_letter_outbox([message.id], f"permanent: {reason}")
+                    log.error("outbox message %d on %s dead-lettered (permanent error): %s",
+                              message.id, topic, reason)
+                elif self._store.record_outbox_failure([message.id], reason, self._max_attempts):
+                    log.error("outbox message %d on %s dead-lettered after %d attempts: %s",
+                              message.id, topic, self._max_attempts, reason)
+                else:
+                    log.exception("outbox message %d on %s failed; will retry", message.id, topic)
+                continue
+            ok.append(message.id)
+        return ok
 
     def _run(self) -> None:
         self.run_until(lambda: False)

@@ -14,6 +14,7 @@ from core.ports.erasure import ErasureStore
 from core.ports.event_log import EventLogStore
 from core.ports.hooks import HookStore
 from core.ports.insights import InsightStore
+from core.ports.maintenance import MaintenanceStore
 from core.ports.span_views import SpanViewStore
 from core.records import Batch, LlmCallRecord
 
@@ -82,7 +83,8 @@ class IngestUnitOfWork(ABC):
         """Remember the link and attach the session's orphan spans; returns how many spans were linked."""
 
 
-class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ChainStore, HookStore, EventLogStore, ABC):
+class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ChainStore, HookStore, EventLogStore,
+            MaintenanceStore, ABC):
     """Operational store. Every method is scoped to one org; no call can see another org's rows."""
 
     @abstractmethod

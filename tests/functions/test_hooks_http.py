@@ -133,6 +133,9 @@ def test_a_whole_session_of_hooks(client: Any) -> None:
     assert state is not None
     assert (state.ended_ns, state.end_reason, state.start_source) == (T0 + 12 * 10**9, "prompt_input_exit", "startup")
     assert state.transcript_path == fixture("stop")["transcript_path"]
+    view = get(client, f"/sessions/{SESSION}")  # the session API shows the end too
+    assert (view["end_reason"], view["transcript_path"]) == ("prompt_input_exit", state.transcript_path)
+    assert view["ended_at"] is not None
 
     _bootstrap.container().bus.drain()  # the aggregate worker's pass: the rollup counts the hooks' tool calls
     summary = get(client, f"/sessions/{SESSION}/metrics")

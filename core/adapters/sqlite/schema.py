@@ -100,8 +100,9 @@ CREATE TABLE outbox (
 
 
 # Each API area's mixin module keeps its own migrations, numbered in its own range so areas never collide:
-# catalog 10-19, insights 20-29, span_views 30-39, erasure 40-49, chains 50-59, hooks 60-69, event_log 70-79.
-_AREAS = ("catalog", "insights", "span_views", "erasure", "chains", "hooks", "event_log")
+# catalog 10-19, insights 20-29, span_views 30-39, erasure 40-49, chains 50-59, hooks 60-69, event_log 70-79,
+# maintenance 80-89.
+_AREAS = ("catalog", "insights", "span_views", "erasure", "chains", "hooks", "event_log", "maintenance")
 
 
 def all_migrations() -> list[tuple[int, str]]:

@@ -16,6 +16,7 @@ from core.adapters.sqlite.erasure import SqliteErasure
 from core.adapters.sqlite.event_log import SqliteEventLog, append_events, task_workspace
 from core.adapters.sqlite.hooks import SqliteHooks
 from core.adapters.sqlite.insights import SqliteInsights
+from core.adapters.sqlite.maintenance import SqliteMaintenance
 from core.adapters.sqlite.span_views import SqliteSpanViews
 from core.errors import StorageUnavailable
 from core.ports.store import IngestUnitOfWork, OutboxMessage, SessionLink, Store
@@ -288,7 +289,7 @@ def _call_from_row(r: sqlite3.Row) -> LlmCallRecord:
 
 
 class SqliteStore(SqliteCatalog, SqliteInsights, SqliteSpanViews, SqliteErasure, SqliteChains, SqliteHooks,
-                  SqliteEventLog, Store):
+                  SqliteEventLog, SqliteMaintenance, Store):
     """The Store port on one SQLite file; connections, locking and checkpoints live in SqliteBase, each API
     area's SQL in its own mixin module."""
 
