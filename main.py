@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from core.routes import ROUTES
+from core.routes import ROUTES, WORKERS
 
-_ENTRY_POINTS = {route.function for route in ROUTES}
+_ENTRY_POINTS = {route.function for route in ROUTES} | set(WORKERS)
 
 
 def __getattr__(name: str) -> Any:

@@ -26,6 +26,11 @@ class Settings:
       OBSERVATORY_LLM_JOIN_WINDOW_S  seconds within which an event and a span of one LLM call are joined
       OBSERVATORY_RETRY_AFTER_S   Retry-After seconds sent with 503; default 5
       OBSERVATORY_BUS_POLL_S      local outbox drain interval; default 0.5
+      OBSERVATORY_BUS             `local` (default: the store's outbox, drained in-process or by `observatory worker`)
+                                  or `pubsub` (ingest relays each stored batch to Pub/Sub; workers are pushed)
+      OBSERVATORY_GCP_PROJECT     project of the Pub/Sub topics (else GOOGLE_CLOUD_PROJECT)
+      OBSERVATORY_PUBLISH_TIMEOUT_S  seconds a publish may take before ingest answers 503; default 30
+      OBSERVATORY_CLICKHOUSE_URL  the analytics store; empty = exports are dropped, each with a log line
       OBSERVATORY_CORS_ORIGINS    comma-separated origins allowed to call the JSON API from a browser; none by
                                   default (`*` allows any)
       OBSERVATORY_BUS_DRAINER     `thread` (default): the serving process drains the outbox itself;
@@ -45,6 +50,10 @@ class Settings:
     bus_poll_s: float = 0.5
     bus_drainer: str = "thread"
     cors_origins: tuple[str, ...] = ()
+    bus: str = "local"
+    gcp_project: str = ""
+    publish_timeout_s: float = 30.0
+    clickhouse_url: str = ""
 
     @property
     def sqlite_path(self) -> Path:
@@ -63,6 +72,10 @@ class Settings:
             retry_after_s=_int(env, "OBSERVATORY_RETRY_AFTER_S", 5),
             bus_poll_s=float(env.get("OBSERVATORY_BUS_POLL_S") or 0.5),
             cors_origins=tuple(o.strip() for o in env.get("OBSERVATORY_CORS_ORIGINS", "").split(",") if o.strip()),
+            bus=_choice(env, "OBSERVATORY_BUS", ("local", "pubsub")),
+            gcp_project=env.get("OBSERVATORY_GCP_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or "",
+            publish_timeout_s=float(env.get("OBSERVATORY_PUBLISH_TIMEOUT_S") or 30.0),
+            clickhouse_url=env.get("OBSERVATORY_CLICKHOUSE_URL", ""),
             bus_drainer=_choice(env, "OBSERVATORY_BUS_DRAINER", ("thread", "external")),
         )
 

@@ -55,9 +55,9 @@ class Conflict(CoreError):
 
 
 class PermanentError(CoreError):
-    """A message that can never succeed, however often it is redelivered (it goes to the dead letters)."""
+    """A message that can never succeed, however often it is redelivered: it goes to the dead letters."""
 
-    permanent = True
+    permanent: ClassVar[bool] = True
 
 
 class StorageUnavailable(CoreError):

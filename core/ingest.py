@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -30,8 +31,10 @@ class IngestResult:
 
 
 class IngestService:
-    def __init__(self, store: Store, prices: PriceTable, span_filter: SpanFilter, join_window_s: float = 120.0
-                 ) -> None:
+    def __init__(self, store: Store, prices: PriceTable, span_filter: SpanFilter, join_window_s: float = 120.0,
+                 after_store: Callable[[], object] | None = None) -> None:
+        """``after_store`` runs after each committed write (with a remote bus: relay the outbox to it)."""
+        self._after_store = after_store
         self._store = store
         self._prices = prices
         self._filter = span_filter
@@ -73,6 +76,8 @@ class IngestService:
                     if span.name in EXECUTE_SPAN_NAMES and span.session_id and span.links.task_id:
                         uow.link_session_to_task(batch.org_id, span.session_id,
                                                  SessionLink(span.links.task_id, span.links.assignment_id))
+            if accepted and self._after_store is not None:
+                self._after_store()
         return accepted
 
     def _resolve(self, uow: IngestUnitOfWork, batch: Batch) -> None:

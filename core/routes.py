@@ -161,6 +161,10 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+# CloudEvent functions (Pub/Sub push): entry points in functions/<name>.py, not HTTP routes.
+WORKERS: tuple[str, ...] = ("aggregate", "export_clickhouse", "retention")
+
+
 def match(path: str, function: str | None = None) -> list[tuple[Route, dict[str, str]]]:
     """Every route (optionally of one function) whose path matches, with its path parameters."""
     found = []

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from core.errors import CoreError
+from core.errors import CoreError, PermanentError
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +30,6 @@ _ID_LISTS = ("session_ids", "trace_ids", "task_ids")
 
 def dead_letter_topic(topic: str) -> str:
     return topic + DEAD_LETTER_SUFFIX
-
-
-class PermanentError(Exception):
-    """The message can never be processed (bad payload): dead-letter it and acknowledge."""
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,13 @@ def build(settings: Settings) -> Container:
         handle_ingested(store, prices, payloads)
 
     bus.subscribe(TELEMETRY_INGESTED, aggregate)
-    ingest = IngestService(store, prices, SpanFilter.from_env(), settings.llm_join_window_s)
+    after_store = None
+    if settings.bus == "pubsub":  # the cloud: every stored batch is relayed to Pub/Sub before ingest answers
+        from core.adapters.pubsub_bus import PubsubBus
+        from core.outbox_relay import OutboxRelay
+
+        after_store = OutboxRelay(store, PubsubBus(settings.gcp_project, timeout_s=settings.publish_timeout_s)).relay
+    ingest = IngestService(store, prices, SpanFilter.from_env(), settings.llm_join_window_s, after_store)
     keys = KeyResolver.from_config(settings.api_keys, settings.api_keys_file)
     return Container(settings, store, bus, prices, keys, ingest)
 
@@ -48,7 +54,7 @@ def container() -> Container:
     """Built lazily inside the serving process (after any fork), so the outbox thread lives where it runs."""
     logging.basicConfig(level=logging.INFO)
     built = build(get_settings())
-    if built.settings.bus_drainer == "thread":
+    if built.settings.bus == "local" and built.settings.bus_drainer == "thread":
         built.bus.start()
     # Modules and the container live as long as the process: keep them out of every later collection,
     # which then only walks request garbage (fewer, shorter pauses on the ingest path).

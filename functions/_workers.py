@@ -10,51 +10,35 @@ Topics are fixed: `telemetry-ingested`, `maintenance` and their `-dlq` dead-lett
 
 from __future__ import annotations
 
-import os
+import logging
 import threading
 from dataclasses import dataclass
 
 from core.adapters.null_analytics import NullAnalytics
 from core.aggregate import handle_ingested
+from core.config import Settings
 from core.ports.analytics import Analytics
 from core.ports.bus import TELEMETRY_INGESTED
-from core.workers import DeadLetterSink, PubsubMessage, Worker, logging_dead_letter, parse_org_message
+from core.retention import run_retention
+from core.workers import MAINTENANCE, DeadLetterSink, PubsubMessage, Worker, logging_dead_letter, parse_org_message
 from functions._bootstrap import Container, container
 
-
-@dataclass(frozen=True)
-class WorkerSettings:
-    bus: str = "local"
-    gcp_project: str = ""
-    publish_timeout_s: float = 30.0
-    clickhouse_url: str = ""
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> WorkerSettings:
-        env = dict(os.environ if environ is None else environ)
-        bus = env.get("OBSERVATORY_BUS") or "local"
-        if bus not in ("local", "pubsub"):
-            raise ValueError(f"OBSERVATORY_BUS must be one of local, pubsub, got {bus!r}")
-        return cls(
-            bus=bus,
-            gcp_project=env.get("OBSERVATORY_GCP_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or "",
-            publish_timeout_s=float(env.get("OBSERVATORY_PUBLISH_TIMEOUT_S") or 30.0),
-            clickhouse_url=env.get("OBSERVATORY_CLICKHOUSE_URL", ""),
-        )
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Workers:
     container: Container
-    settings: WorkerSettings
+    settings: Settings
     analytics: Analytics
     dead_letter: DeadLetterSink
     aggregate: Worker
     export_clickhouse: Worker
+    retention: Worker
     close_bus: object = None
 
 
-def build(c: Container, settings: WorkerSettings) -> Workers:
+def build(c: Container, settings: Settings) -> Workers:
     dead_letter: DeadLetterSink = logging_dead_letter
     close_bus = None
     if settings.bus == "pubsub":
@@ -77,9 +61,15 @@ def build(c: Container, settings: WorkerSettings) -> Workers:
     def export(message: PubsubMessage) -> None:
         analytics.export_batch(parse_org_message(message.data)["org_id"], message.data)
 
+    def retention(message: PubsubMessage) -> None:
+        # Cloud Scheduler's message only says "now": every org's expired rows go, in chunks, idempotently.
+        report = run_retention(c.store)
+        log.info("retention (message %s): %s", message.message_id, report)
+
     return Workers(c, settings, analytics, dead_letter,
                    Worker("aggregate", TELEMETRY_INGESTED, aggregate, dead_letter),
                    Worker("export_clickhouse", TELEMETRY_INGESTED, export, dead_letter),
+                   Worker("retention", MAINTENANCE, retention, dead_letter),
                    close_bus)
 
 
@@ -94,7 +84,7 @@ def workers() -> Workers:
     with _lock:
         if _built is None or _built.container is not c:
             _close(_built)
-            _built = build(c, WorkerSettings.from_env())
+            _built = build(c, c.settings)
         return _built
 
 

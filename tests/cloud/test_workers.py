@@ -44,9 +44,9 @@ def cloud(pubsub_project: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
 def app_client(target: str) -> Any:
     import functions_framework
 
-    from functions import aggregate, export_clickhouse
+    from functions import aggregate, export_clickhouse, retention
 
-    module = {"aggregate": aggregate, "export_clickhouse": export_clickhouse}[target]
+    module = {"aggregate": aggregate, "export_clickhouse": export_clickhouse, "retention": retention}[target]
     return functions_framework.create_app(target=target, source=module.__file__).test_client()
 
 
@@ -203,3 +203,21 @@ def test_the_emulator_pushes_to_the_worker_and_dead_letters_poison(cloud: str, s
     assert session is not None and session.summary is not None and session.summary["span_count"] == 2
     (dead,) = pull(cloud, DLQ, 1, timeout_s=15)
     assert dead.data == b"poison" and "not JSON" in dead.attributes[REASON_ATTRIBUTE]
+
+
+def test_the_maintenance_message_runs_retention(cloud: str) -> None:
+    from core.models import SpanQuery
+    from core.workers import MAINTENANCE
+
+    c = _bootstrap.container()
+    old = trace_request(2, attrs=ATTRS)
+    for span in old.resource_spans[0].scope_spans[0].spans:  # 40 days ago: past the 30-day span TTL
+        span.start_time_unix_nano -= 40 * 86_400 * 10**9
+        span.end_time_unix_nano -= 40 * 86_400 * 10**9
+    c.ingest.ingest("acme", "traces", old, "old")
+    c.ingest.ingest("acme", "traces", trace_request(3, attrs=ATTRS), "fresh")
+    assert len(c.store.list_spans("acme", SpanQuery())) == 5
+    body = push_body(cloud, b'{"job": "retention"}', "tick-1", worker="retention")
+    response = app_client("retention").post(pubsub_setup.push_endpoint("", cloud, MAINTENANCE), json=body)
+    assert response.status_code == 200
+    assert len(c.store.list_spans("acme", SpanQuery())) == 3  # exactly the expired ones went
