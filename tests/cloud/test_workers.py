@@ -64,9 +64,17 @@ def push(client: Any, project: str, body: dict[str, Any]) -> Any:
 
 
 def ingested_payloads(n_spans: int = 2) -> list[bytes]:
-    c = _bootstrap.container()
-    c.ingest.ingest("acme", "traces", trace_request(n_spans, attrs=ATTRS), f"digest-{n_spans}")
-    return [m.payload for m in c.store.claim_outbox(100)]
+    """Ingest a batch and return what ingest relayed to `telemetry-ingested` (pulled back from the topic)."""
+    from google.cloud import pubsub_v1
+
+    project = _bootstrap.container().settings.gcp_project
+    subscriber = pubsub_v1.SubscriberClient()
+    capture = f"capture-{n_spans}"
+    subscriber.create_subscription(request={
+        "name": subscriber.subscription_path(project, capture),
+        "topic": pubsub_v1.PublisherClient.topic_path(project, TELEMETRY_INGESTED)})
+    _bootstrap.container().ingest.ingest("acme", "traces", trace_request(n_spans, attrs=ATTRS), f"d-{n_spans}")
+    return [m.data for m in pull(project, capture, 1)]
 
 
 def metrics_events() -> list[Any]:
