@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from core import events
 from core.adapters.sqlite.base import SqliteBase
 from core.adapters.sqlite.event_log import append_events, task_workspace
+from core.adapters.sqlite.times import from_ns, to_ns
 from core.ports.catalog import CatalogStore, DuplicateId, MissingReference
 
 if TYPE_CHECKING:
@@ -89,24 +90,6 @@ CREATE INDEX spans_catalog_assignment ON spans(org_id, assignment_id) WHERE assi
 """),
 ]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _ns(value: datetime | None) -> int | None:
-    """Exact nanoseconds since the epoch (a naive datetime is taken as UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    delta = value - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1_000
-
-
-def _dt(ns: int | None) -> datetime | None:
-    if ns is None:
-        return None
-    seconds, rest = divmod(ns, 10**9)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1_000)
 
 
 def _column(field: str) -> str:
@@ -114,7 +97,7 @@ def _column(field: str) -> str:
 
 
 def _value(field: str, value: Any) -> Any:
-    return _ns(value) if field.endswith("_at") else value
+    return to_ns(value) if field.endswith("_at") else value
 
 
 def _fields(row: sqlite3.Row) -> dict[str, Any]:
@@ -123,7 +106,7 @@ def _fields(row: sqlite3.Row) -> dict[str, Any]:
         if key == "org_id":
             continue
         if key.endswith("_ns"):
-            out[key[:-3] + "_at"] = _dt(row[key])
+            out[key[:-3] + "_at"] = from_ns(row[key])
         else:
             out[key] = row[key]
     return out
@@ -264,7 +247,7 @@ class SqliteCatalog(SqliteBase, CatalogStore):
         with self.transaction() as conn:
             if not self._exists(conn, "workspaces", org_id, workspace_id):
                 return None
-            extra = {} if "updated_at" in changes else {"updated_ns": _ns(datetime.now(UTC))}
+            extra = {} if "updated_at" in changes else {"updated_ns": to_ns(datetime.now(UTC))}
             self._set(conn, "workspaces", org_id, workspace_id, self._WORKSPACE_FIELDS, changes, extra)
             return Workspace.model_validate(self._get("workspaces", org_id, workspace_id, conn))
 
@@ -492,7 +475,7 @@ class SqliteCatalog(SqliteBase, CatalogStore):
 
     def set_message_status(self, org_id: str, message_id: str, status: MessageStatus, at: datetime
                            ) -> Message | None:
-        ns = _ns(at)
+        ns = to_ns(at)
         with self.transaction() as conn:
             before = self._status(conn, "messages", org_id, message_id)
             if before is None:

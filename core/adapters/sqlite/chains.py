@@ -6,11 +6,12 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.adapters.sqlite.base import SqliteBase
 from core.adapters.sqlite.event_log import append_events
+from core.adapters.sqlite.times import from_ns, to_ns
 from core.ports.catalog import DuplicateId
 from core.ports.chains import (
     ChainDecision,
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 # stage, metric entry or error can only belong to a chain of its own org; deleting a chain deletes them all.
 # Metric entries and errors are the facts the stage and chain amounts are summed from (`stage_id` '' marks a
 # chain-level entry); their keys make a resent POST apply once.
+_TOP = "\U0010ffff"  # sorts after every character: [prefix, prefix + _TOP) holds every id starting with prefix
+
 MIGRATIONS: list[tuple[int, str]] = [
     (50, """
 CREATE TABLE execution_chains (
@@ -98,25 +101,6 @@ CREATE INDEX spans_stage_start ON spans(org_id, stage_id, start_ns) WHERE stage_
 """),
 ]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_TOP = "\U0010ffff"  # sorts after every character: [prefix, prefix + _TOP) holds every id starting with prefix
-
-
-def _ns(value: datetime | None) -> int | None:
-    """Exact nanoseconds since the epoch (a naive datetime is taken as UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    delta = value - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1_000
-
-
-def _dt(ns: int | None) -> datetime | None:
-    if ns is None:
-        return None
-    seconds, rest = divmod(ns, 10**9)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1_000)
 
 
 def _fields(row: sqlite3.Row) -> dict[str, Any]:
@@ -126,7 +110,7 @@ def _fields(row: sqlite3.Row) -> dict[str, Any]:
         if key == "org_id" or (key.startswith("eval_") and key != "eval_assessment"):
             continue
         if key.endswith("_ns"):
-            out[key[:-3] + "_at"] = _dt(row[key])
+            out[key[:-3] + "_at"] = from_ns(row[key])
         elif key == "eval_assessment":
             out[key] = json.loads(row[key]) if row[key] else None
         else:
@@ -151,7 +135,7 @@ def _columns(fields: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in fields.items():
         if name.endswith("_at"):
-            out[name[:-3] + "_ns"] = _ns(value)
+            out[name[:-3] + "_ns"] = to_ns(value)
         elif name == "eval_assessment":
             a = value
             out.update(
@@ -345,7 +329,7 @@ class SqliteChains(SqliteBase, ChainStore):
             params.append(q.agent_id)
         if q.created_after is not None:
             clauses.append("c.created_ns >= ?")
-            params.append(_ns(q.created_after))  # type: ignore[arg-type]
+            params.append(to_ns(q.created_after))  # type: ignore[arg-type]
         rows = self._reader().execute(
             f"{_SUMMARY} WHERE {' AND '.join(clauses)} ORDER BY c.created_ns DESC, c.id LIMIT ? OFFSET ?",
             [*params, q.limit, _offset(q.offset)]).fetchall()
@@ -394,7 +378,7 @@ class SqliteChains(SqliteBase, ChainStore):
             return ChainOutcome(_chain(after), True)
 
     def _since_ns(self, created_after: datetime | None) -> int:
-        return _ns(created_after) if created_after is not None else _MIN_NS  # type: ignore[return-value]
+        return to_ns(created_after) if created_after is not None else _MIN_NS  # type: ignore[return-value]
 
     def chain_stats(self, org_id: str, created_after: datetime | None) -> ChainStats:
         from core.chains.models import ChainStats
@@ -492,7 +476,7 @@ class SqliteChains(SqliteBase, ChainStore):
         out = []
         for r in rows:
             fields = dict(r)
-            fields["stage_created"] = _dt(fields["stage_created"])
+            fields["stage_created"] = from_ns(fields["stage_created"])
             out.append(PendingApprovalInfo.model_validate(fields))
         return out
 

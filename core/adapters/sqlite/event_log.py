@@ -6,10 +6,10 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from core.adapters.sqlite.base import SqliteBase
+from core.adapters.sqlite.times import from_ns
 from core.events import ChangeEvent
 from core.normalise.jsontext import compact_json
 from core.ports.event_log import EventLogStore
@@ -103,7 +103,7 @@ class SqliteEventLog(SqliteBase, EventLogStore):
             f"WHERE {' AND '.join(clauses)} ORDER BY seq LIMIT ?", [*params, limit]).fetchall()
         return [ChangeEventView(seq=r["seq"], type=r["type"], subject_id=r["subject_id"],
                                 workspace_id=r["workspace_id"], task_id=r["task_id"], data=json.loads(r["data"]),
-                                created_at=_dt(r["created_ns"])) for r in rows]
+                                created_at=from_ns(r["created_ns"])) for r in rows]
 
     def last_event_seq(self, org_id: str) -> int:
         row = self._reader().execute("SELECT MAX(seq) FROM event_log WHERE org_id = ?", (org_id,)).fetchone()
@@ -122,6 +122,3 @@ class SqliteEventLog(SqliteBase, EventLogStore):
                 return dropped
 
 
-def _dt(ns: int) -> datetime:
-    seconds, rest = divmod(ns, 10**9)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1_000)

@@ -6,6 +6,15 @@ import importlib
 import sqlite3
 import time
 
+# The spans table's columns in insert order (the ingest upsert and the API's span writes share it).
+SPAN_COLUMNS = (
+    "org_id", "trace_id", "span_id", "parent_span_id", "name", "kind", "status", "status_message", "start_ns",
+    "end_ns", "duration_ms", "session_id", "service_name", "source_type", "workspace", "model", "provider",
+    "tokens_in", "tokens_out", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens",
+    "provided_cost_usd", "computed_cost_usd", "cost_usd", "cache_savings_usd", "unpriced", "task_id",
+    "assignment_id", "chain_id", "stage_id", "message_id", "attributes", "resource_attributes", "events",
+)
+
 # Every table is keyed by (org_id, natural key): a replayed batch hits the same rows.
 MIGRATIONS: list[tuple[int, str]] = [
     (1, """

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from core import events
 from core.adapters.sqlite.base import SqliteBase
 from core.adapters.sqlite.event_log import append_events, task_workspace
+from core.adapters.sqlite.schema import SPAN_COLUMNS
 from core.hierarchy.names import EXEC_SPAN_NAMES
 from core.ports.bus import TELEMETRY_INGESTED
 from core.ports.span_views import (
@@ -50,16 +51,9 @@ CREATE INDEX session_links_task ON session_links(org_id, task_id) WHERE task_id 
 _INDEX_SPAN_IDS = ("INSERT OR IGNORE INTO ids.span_ids SELECT org_id, span_id, trace_id FROM main.spans "
                    "WHERE org_id = ? AND trace_id IN ({})")
 
-_COLS = (
-    "org_id", "trace_id", "span_id", "parent_span_id", "name", "kind", "status", "status_message", "start_ns",
-    "end_ns", "duration_ms", "session_id", "service_name", "source_type", "workspace", "model", "provider",
-    "tokens_in", "tokens_out", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens",
-    "provided_cost_usd", "computed_cost_usd", "cost_usd", "cache_savings_usd", "unpriced", "task_id",
-    "assignment_id", "chain_id", "stage_id", "message_id", "attributes", "resource_attributes", "events",
-)
-_INSERT = (f"INSERT INTO spans ({','.join(_COLS)}) VALUES ({','.join('?' * len(_COLS))}) "
+_INSERT = (f"INSERT INTO spans ({','.join(SPAN_COLUMNS)}) VALUES ({','.join('?' * len(SPAN_COLUMNS))}) "
            "ON CONFLICT(org_id, trace_id, span_id) DO NOTHING")
-_UPDATE = (f"UPDATE spans SET {', '.join(f'{c} = ?' for c in _COLS[3:])} "
+_UPDATE = (f"UPDATE spans SET {', '.join(f'{c} = ?' for c in SPAN_COLUMNS[3:])} "
            "WHERE org_id = ? AND trace_id = ? AND span_id = ?")
 _SEE_SESSION = """
 INSERT INTO sessions (org_id, session_id, first_seen_ns, last_seen_ns, service_name, source_type, workspace, models)
@@ -128,7 +122,7 @@ class SqliteSpanViews(SqliteBase):
     @staticmethod
     def _stored(conn: sqlite3.Connection, org_id: str, trace_id: str, span_id: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = conn.execute(
-            f"SELECT {','.join(_COLS)} FROM spans WHERE org_id = ? AND trace_id = ? AND span_id = ?",
+            f"SELECT {','.join(SPAN_COLUMNS)} FROM spans WHERE org_id = ? AND trace_id = ? AND span_id = ?",
             (org_id, trace_id, span_id)).fetchone()
         return row
 

@@ -17,6 +17,7 @@ from core.adapters.sqlite.event_log import SqliteEventLog, append_events, task_w
 from core.adapters.sqlite.hooks import SqliteHooks
 from core.adapters.sqlite.insights import SqliteInsights
 from core.adapters.sqlite.maintenance import SqliteMaintenance
+from core.adapters.sqlite.schema import SPAN_COLUMNS
 from core.adapters.sqlite.span_views import SqliteSpanViews
 from core.errors import StorageUnavailable
 from core.ports.store import IngestUnitOfWork, OutboxMessage, SessionLink, Store
@@ -36,20 +37,13 @@ if TYPE_CHECKING:
         TraceSummary,
     )
 
-_SPAN_COLS = (
-    "org_id", "trace_id", "span_id", "parent_span_id", "name", "kind", "status", "status_message", "start_ns",
-    "end_ns", "duration_ms", "session_id", "service_name", "source_type", "workspace", "model", "provider",
-    "tokens_in", "tokens_out", "cache_read_tokens", "cache_creation_tokens", "reasoning_tokens",
-    "provided_cost_usd", "computed_cost_usd", "cost_usd", "cache_savings_usd", "unpriced", "task_id",
-    "assignment_id", "chain_id", "stage_id", "message_id", "attributes", "resource_attributes", "events",
-)
 _SPAN_KEEP_LINKS = ("task_id", "assignment_id", "chain_id", "stage_id", "message_id", "workspace")
 _UPSERT_SPANS = (
-    f"INSERT INTO spans ({','.join(_SPAN_COLS)}) VALUES ({','.join('?' * len(_SPAN_COLS))}) "
+    f"INSERT INTO spans ({','.join(SPAN_COLUMNS)}) VALUES ({','.join('?' * len(SPAN_COLUMNS))}) "
     "ON CONFLICT(org_id, trace_id, span_id) DO UPDATE SET "
     + ",".join(
         f"{c}=COALESCE(excluded.{c}, spans.{c})" if c in _SPAN_KEEP_LINKS else f"{c}=excluded.{c}"
-        for c in _SPAN_COLS[3:]
+        for c in SPAN_COLUMNS[3:]
     )
 )
 _CALL_COLS = (
