@@ -26,6 +26,9 @@ class Settings:
       OBSERVATORY_LLM_JOIN_WINDOW_S  seconds within which an event and a span of one LLM call are joined
       OBSERVATORY_RETRY_AFTER_S   Retry-After seconds sent with 503; default 5
       OBSERVATORY_BUS_POLL_S      local outbox drain interval; default 0.5
+      OBSERVATORY_STORE           `sqlite` (default; the file under the data dir) or `firestore` (project
+                                  OBSERVATORY_GCP_PROJECT, database OBSERVATORY_FIRESTORE_DATABASE, default
+                                  `(default)`; FIRESTORE_EMULATOR_HOST points the client at the emulator)
       OBSERVATORY_BUS             `local` (default: the store's outbox, drained in-process or by `observatory worker`)
                                   or `pubsub` (ingest relays each stored batch to Pub/Sub; workers are pushed)
       OBSERVATORY_GCP_PROJECT     project of the Pub/Sub topics (else GOOGLE_CLOUD_PROJECT)
@@ -50,6 +53,8 @@ class Settings:
     bus_poll_s: float = 0.5
     bus_drainer: str = "thread"
     cors_origins: tuple[str, ...] = ()
+    store: str = "sqlite"
+    firestore_database: str = "(default)"
     bus: str = "local"
     gcp_project: str = ""
     publish_timeout_s: float = 30.0
@@ -72,6 +77,8 @@ class Settings:
             retry_after_s=_int(env, "OBSERVATORY_RETRY_AFTER_S", 5),
             bus_poll_s=float(env.get("OBSERVATORY_BUS_POLL_S") or 0.5),
             cors_origins=tuple(o.strip() for o in env.get("OBSERVATORY_CORS_ORIGINS", "").split(",") if o.strip()),
+            store=_choice(env, "OBSERVATORY_STORE", ("sqlite", "firestore")),
+            firestore_database=env.get("OBSERVATORY_FIRESTORE_DATABASE") or "(default)",
             bus=_choice(env, "OBSERVATORY_BUS", ("local", "pubsub")),
             gcp_project=env.get("OBSERVATORY_GCP_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or "",
             publish_timeout_s=float(env.get("OBSERVATORY_PUBLISH_TIMEOUT_S") or 30.0),

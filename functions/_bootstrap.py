@@ -30,7 +30,13 @@ class Container:
 
 
 def build(settings: Settings) -> Container:
-    store = SqliteStore(settings.sqlite_path, checkpoint_in_process=settings.bus_drainer == "thread")
+    store: Store
+    if settings.store == "firestore":  # imported lazily: the client is a cloud-only extra
+        from core.adapters.firestore.store import FirestoreStore
+
+        store = FirestoreStore(settings.gcp_project, database=settings.firestore_database)
+    else:
+        store = SqliteStore(settings.sqlite_path, checkpoint_in_process=settings.bus_drainer == "thread")
     prices = PriceTable.load(settings.price_overrides or None)
     bus = OutboxBus(store, poll_s=settings.bus_poll_s)
 
