@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8080
 OBSERVATORY_DATA_DIR ?= .observatory
 
-.PHONY: run test install install-dev lint typecheck unit bench clean
+.PHONY: run run-emulated test install install-dev lint typecheck unit bench bench-pipeline clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,13 @@ install-dev: $(BIN)/python
 
 run: install
 	PORT=$(PORT) OBSERVATORY_DATA_DIR=$(OBSERVATORY_DATA_DIR) $(BIN)/observatory serve --port $(PORT) --data-dir $(OBSERVATORY_DATA_DIR)
+
+# The emulated cloud: Firestore and Pub/Sub emulators, one functions-framework process per function, Pub/Sub
+# pushes to the workers, one router port (STORE=firestore to use the Firestore store).
+STORE ?= sqlite
+
+run-emulated: install-dev
+	PORT=$(PORT) OBSERVATORY_DATA_DIR=$(OBSERVATORY_DATA_DIR) $(BIN)/observatory cloud --port $(PORT) --data-dir $(OBSERVATORY_DATA_DIR) --store $(STORE)
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -37,6 +44,9 @@ test: install-dev
 bench: install-dev
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
+
+bench-pipeline: install-dev
+	$(BIN)/python bench/pipeline.py
 
 clean:
 	rm -rf $(VENV) .observatory .pytest_cache .mypy_cache .ruff_cache *.egg-info

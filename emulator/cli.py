@@ -185,6 +185,12 @@ def _dlq(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cloud(args: argparse.Namespace) -> int:
+    from emulator import cloud_stack
+
+    return cloud_stack.run(store=args.store, port=args.port, data_dir=args.data_dir, project=args.project)
+
+
 def _hook(args: argparse.Namespace) -> int:
     from emulator import hook_client
 
@@ -237,6 +243,15 @@ def main(argv: list[str] | None = None) -> int:
     for p in (dlq_list, dlq_replay):
         p.add_argument("--data-dir", type=Path, default=data_dir)
     dlq.set_defaults(func=_dlq)
+    cl = sub.add_parser("cloud", help="run the emulated cloud: Google's emulators, one process per function, "
+                                      "Pub/Sub push to the workers, one router port")
+    cl.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8080), help="the router's port")
+    cl.add_argument("--store", choices=("sqlite", "firestore"), default=os.environ.get("OBSERVATORY_STORE") or "sqlite",
+                    help="the Store adapter every function uses (OBSERVATORY_STORE)")
+    cl.add_argument("--data-dir", type=Path, default=data_dir, help="the SQLite data dir all functions share")
+    cl.add_argument("--project", default=os.environ.get("OBSERVATORY_GCP_PROJECT") or None,
+                    help="the emulated project id (default: a fresh one)")
+    cl.set_defaults(func=_cloud)
     hk = sub.add_parser("hook", help="forward a Claude Code hook payload (stdin) to the server; always exits 0",
                         description="Reads the hook JSON on stdin and posts it to $OBSERVATORY_URL "
                                     "(default http://127.0.0.1:8080)/api/observatory/hooks; prints nothing.")

@@ -93,7 +93,7 @@ def test_the_coverage_rule_rejects_an_undeclared_combination() -> None:
 
 def test_indexes_are_unique_and_name_known_collections() -> None:
     assert len(set(INDEXES)) == len(INDEXES)
-    known = set(layout.FACT_COLLECTIONS)
+    known = set(layout.FACT_COLLECTIONS) | set(layout.ENTITY_COLLECTIONS)
     assert {ix.collection for ix in INDEXES} <= known
     assert all(len(ix.fields) >= 2 for ix in INDEXES)
 

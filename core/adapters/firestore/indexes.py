@@ -42,6 +42,14 @@ INDEXES: tuple[Index, ...] = (
     Index("events", (("session_id", "ASCENDING"), ("time_ns", "ASCENDING"))),
     Index("events", (("session_id", "ASCENDING"), ("name", "ASCENDING"), ("time_ns", "ASCENDING"))),
     *_by("metric_points", ("session_id", "name", "workspace"), "time_ns", "DESCENDING"),
+    # The event log feed: each filter (type `in`, workspace, task) in sequence order, merged when combined.
+    *_by("event_log", ("type", "workspace_id", "task_id"), "seq", "ASCENDING"),
+    # Catalog listings: newest first (order_key), each filter merged when combined; a task's timeline.
+    *_by("tasks", ("workspace_id", "status", "source_type", "parent_task_id"), "order_key", "ASCENDING"),
+    *_by("messages", ("inbox", "status", "from_agent", "task_id"), "order_key", "ASCENDING"),
+    Index("spans", (("task_id", "ASCENDING"), ("start_ns", "ASCENDING"))),
+    # Insights: API errors of a window (event names `in`, time range); the other window scans are single-field.
+    Index("events", (("name", "ASCENDING"), ("time_ns", "ASCENDING"))),
 )
 
 

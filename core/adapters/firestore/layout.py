@@ -28,6 +28,8 @@ OUTBOX = "outbox"            # {id:020d}
 # Fact collections carry `expire_at` so a Firestore TTL policy drops them after the retention period.
 FACT_COLLECTIONS = (SPANS, TRACES, LLM_CALLS, TOOL_CALLS, EVENTS, METRIC_POINTS, SESSIONS, SESSION_LINKS,
                     REDACTIONS, REJECTIONS, EVENT_LOG)
+# Entity collections (catalog, chains): no TTL; listed so indexes and tooling know them.
+ENTITY_COLLECTIONS = ("workspaces", "tasks", "agent_assignments", "messages")
 TTL_FIELD = "expire_at"
 # DESIGN §7 retention defaults: spans, metric points and the event log 30 days; sessions, calls 90 days.
 RETENTION_DAYS: dict[str, int] = {

@@ -10,6 +10,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from core import events
 from core.adapters.firestore import layout
+from core.adapters.firestore.catalog import FirestoreCatalog
+from core.adapters.firestore.erasure import FirestoreErasure
+from core.adapters.firestore.event_log import FirestoreEventLog
+from core.adapters.firestore.insights import FirestoreInsights
 from core.adapters.firestore.pending import PendingAreas
 from core.normalise.jsontext import compact_json
 from core.ports.store import IngestUnitOfWork, OutboxMessage, SessionLink, Store
@@ -370,7 +374,7 @@ class _FirestoreUnitOfWork(IngestUnitOfWork):
                 dedup_key=f"{events.SPAN_CREATED}:{request_digest}")
 
 
-class FirestoreStore(PendingAreas, Store):
+class FirestoreStore(FirestoreCatalog, FirestoreEventLog, FirestoreErasure, FirestoreInsights, PendingAreas, Store):
     """The Store port on Firestore. Layout in layout.py (orgs/{org}/{collection}/{natural key}); the composite
     indexes its queries need in indexes.py."""
 

@@ -1,0 +1,194 @@
+"""FirestoreEventLog: the event log on Firestore (orgs/{org}/event_log), its per-org sequence, reads and retention."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from core.adapters.firestore import layout
+from core.adapters.firestore.indexes import QueryShape
+from core.normalise.jsontext import compact_json
+from core.ports.event_log import EventLogStore
+
+if TYPE_CHECKING:
+    from core.event_feed import ChangeEventView
+    from core.events import ChangeEvent
+
+# The org's sequence document: {"last": n}. Each append reads and bumps it in the transaction that writes the
+# events, so numbers are handed out in commit order (the transaction serialises writers on this document) and
+# the events of one append are consecutive. It is the one document every event writer of an org touches: it
+# caps an org's event appends at roughly one commit per second sustained (Firestore's per-document write rate);
+# bursts beyond that queue up as transaction retries. Events are few per change (never per span), which keeps
+# the rate well under that limit. A number is never reused after retention drops old events.
+SEQ_COLLECTION = "event_seq"
+SEQ_DOC = "counter"
+_MAX_ATTEMPTS = 50  # concurrent appenders of one org contend on the sequence document
+_IN_LIMIT = 30  # Firestore's cap on the values of one `in` filter
+_INT64 = 2**63 - 1
+_DROP_CHUNK = 500  # deletes per batched write
+# Appenders of one org in one process take turns here instead of aborting each other's transactions on the
+# sequence document (retries back off for seconds); across processes the transaction still serialises them.
+_org_locks: dict[str, threading.Lock] = {}
+_org_locks_guard = threading.Lock()
+
+
+def _org_lock(org_id: str) -> threading.Lock:
+    with _org_locks_guard:
+        return _org_locks.setdefault(org_id, threading.Lock())
+
+
+def seq_path(org_id: str) -> str:
+    return layout.org_path(org_id, SEQ_COLLECTION, SEQ_DOC)
+
+
+def event_doc(org_id: str, seq: int, e: ChangeEvent, created_ns: int, dedup_key: str | None,
+              retention: dict[str, int] | None) -> dict[str, Any]:
+    """The stored form of one event (the same fields the ingest path writes)."""
+    return {"org_id": org_id, "seq": seq, "type": e.type, "subject_id": e.subject_id,
+            "workspace_id": e.workspace_id, "task_id": e.task_id, "data": compact_json(e.data),
+            "created_ns": created_ns, "dedup_key": dedup_key,
+            layout.TTL_FIELD: layout.expire_at(layout.EVENT_LOG, retention)}
+
+
+def append_in_transaction(client: Any, txn: Any, org_id: str, events: list[ChangeEvent],
+                          dedup_key: str | None = None, retention: dict[str, int] | None = None,
+                          ) -> tuple[list[tuple[Any, dict[str, Any]]], Any, int]:
+    """The read half of an append inside the caller's transaction: reads the sequence document and the dedup
+    documents, and returns the writes to make (event refs and documents), the sequence ref and its new value.
+    Call it before the transaction's own writes (Firestore: every read precedes every write), then pass the
+    result to ``write_appended``."""
+    seq_ref = client.document(seq_path(org_id))
+    keys = [f"{dedup_key}#{i}" if dedup_key else None for i in range(len(events))]
+    existing: set[str] = set()
+    if dedup_key:
+        refs = [client.document(layout.org_path(org_id, layout.EVENT_LOG, k)) for k in keys]
+        existing = {s.reference.path for s in txn.get_all(refs) if s.exists}
+    snap = seq_ref.get(transaction=txn)
+    last = int((snap.to_dict() or {}).get("last", 0)) if snap.exists else 0
+    # Numbers live in the same time-ordered space as layout.sequence_id (which other writers still use), so a
+    # cursor taken from either kind stays meaningful.
+    nxt = max(last + 1, layout.sequence_id())
+    now = time.time_ns()
+    out: list[tuple[Any, dict[str, Any]]] = []
+    for e, key in zip(events, keys, strict=True):
+        path = layout.org_path(org_id, layout.EVENT_LOG, key if key else str(nxt))
+        if path in existing:
+            continue
+        out.append((client.document(path), event_doc(org_id, nxt, e, now, key, retention)))
+        nxt += 1
+    return out, seq_ref, nxt - 1
+
+
+def write_appended(txn: Any, planned: tuple[list[tuple[Any, dict[str, Any]]], Any, int]) -> int:
+    """The write half of ``append_in_transaction``: the events and the bumped sequence; how many were appended."""
+    docs, seq_ref, last = planned
+    if not docs:
+        return 0
+    for ref, doc in docs:
+        txn.set(ref, doc)
+    txn.set(seq_ref, {"last": last})
+    return len(docs)
+
+
+class FirestoreEventLog(EventLogStore):
+    """Appends (one transaction each, numbered by the org's sequence document), cursor reads and retention."""
+
+    client: Any
+    retention: dict[str, int]
+
+    def _org_col(self, org_id: str, collection: str) -> Any:
+        return self.client.collection(f"orgs/{layout.part(org_id) or '~'}/{collection}")
+
+    def append_events(self, org_id: str, events: list[ChangeEvent], dedup_key: str | None = None) -> int:
+        from google.cloud import firestore
+
+        if not events:
+            return 0
+        client = self.client
+
+        @firestore.transactional
+        def run(txn: Any) -> int:
+            return write_appended(txn, append_in_transaction(client, txn, org_id, events, dedup_key,
+                                                             self.retention))
+
+        with _org_lock(org_id):
+            return int(run(client.transaction(max_attempts=_MAX_ATTEMPTS)))
+
+    def list_events(self, org_id: str, since: int, limit: int, types: Sequence[str] = (),
+                    workspace_id: str | None = None, task_id: str | None = None) -> list[ChangeEventView]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        from core.adapters.firestore import reads
+
+        if limit <= 0:
+            return []
+        wanted = sorted(set(types))
+        q: Any = self._org_col(org_id, layout.EVENT_LOG)
+        eq: list[str] = []
+        for field, value in (("workspace_id", workspace_id), ("task_id", task_id)):
+            if value is not None:
+                q = q.where(filter=FieldFilter(field, "==", value))
+                eq.append(field)
+        local_types = len(wanted) > _IN_LIMIT  # too many for one `in` filter: filtered here instead
+        if wanted and not local_types:
+            q = q.where(filter=FieldFilter("type", "in", wanted))
+            eq.append("type")
+        q = q.where(filter=FieldFilter("seq", ">", max(min(since, _INT64), -_INT64))).order_by("seq")
+        reads.RECORDED_SHAPES.add(QueryShape(layout.EVENT_LOG, tuple(sorted(eq)), ("seq", "ASCENDING")))
+        if not local_types:
+            return [_view(s.to_dict()) for s in q.limit(limit).stream()]
+        keep = set(wanted)
+        out: list[ChangeEventView] = []
+        cursor = since
+        while len(out) < limit:
+            page = [s.to_dict() for s in q.where(filter=FieldFilter("seq", ">", cursor)).limit(500).stream()]
+            out += [_view(d) for d in page if d["type"] in keep]
+            if len(page) < 500:
+                break
+            cursor = page[-1]["seq"]
+        return out[:limit]
+
+    def last_event_seq(self, org_id: str) -> int:
+        from core.adapters.firestore import reads
+
+        reads.RECORDED_SHAPES.add(QueryShape(layout.EVENT_LOG, (), ("seq", "DESCENDING")))
+        docs = list(self._org_col(org_id, layout.EVENT_LOG).order_by("seq", direction="DESCENDING").limit(1)
+                    .stream())
+        return int(docs[0].to_dict()["seq"]) if docs else 0
+
+    def drop_events_before(self, cutoff_ns: int) -> int:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        from core.adapters.firestore import reads
+
+        # Org by org (the org documents are implicit parents, listed with their sub-collections): a per-org range
+        # on created_ns is served by the automatic single-field index, where a collection-group query is not.
+        reads.RECORDED_SHAPES.add(QueryShape(layout.EVENT_LOG, (), ("created_ns", "ASCENDING")))
+        dropped = 0
+        for org_ref in self.client.collection("orgs").list_documents():
+            q = org_ref.collection(layout.EVENT_LOG).where(filter=FieldFilter("created_ns", "<", cutoff_ns)) \
+                .order_by("created_ns").limit(_DROP_CHUNK)
+            while True:
+                refs = [s.reference for s in q.stream()]
+                if not refs:
+                    break
+                batch = self.client.batch()
+                for ref in refs:
+                    batch.delete(ref)
+                batch.commit()
+                dropped += len(refs)
+                if len(refs) < _DROP_CHUNK:
+                    break
+        return dropped
+
+
+def _view(d: dict[str, Any]) -> ChangeEventView:
+    from core.adapters.sqlite.times import from_ns
+    from core.event_feed import ChangeEventView
+
+    return ChangeEventView(seq=d["seq"], type=d["type"], subject_id=d.get("subject_id"),
+                           workspace_id=d.get("workspace_id"), task_id=d.get("task_id"),
+                           data=json.loads(d["data"]), created_at=from_ns(d["created_ns"]))
