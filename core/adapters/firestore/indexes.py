@@ -50,6 +50,18 @@ INDEXES: tuple[Index, ...] = (
     Index("spans", (("task_id", "ASCENDING"), ("start_ns", "ASCENDING"))),
     # Insights: API errors of a window (event names `in`, time range); the other window scans are single-field.
     Index("events", (("name", "ASCENDING"), ("time_ns", "ASCENDING"))),
+    # Chains: listings newest first (order_key, also the created_after range), stages awaiting approval oldest
+    # first, eval stages newest first by each filter, a stage's spans by start time.
+    *_by("execution_chains", ("status", "source_type", "workspace_id", "github_repo"), "order_key", "ASCENDING"),
+    Index("chain_stages", (("status", "ASCENDING"), ("pending_key", "ASCENDING"))),
+    *_by("chain_stages", ("chain_id", "eval_model", "eval_language", "eval_benchmark_id", "eval_condition",
+                          "eval_mode", "eval_stdout_ok"), "eval_order", "ASCENDING"),
+    Index("spans", (("stage_id", "ASCENDING"), ("start_ns", "ASCENDING"))),
+    # Span views: a session's spans by start time, exec spans (names `in`) newest first, a session's calls of one
+    # tool around a time.
+    Index("spans", (("session_id", "ASCENDING"), ("start_ns", "ASCENDING"))),
+    Index("spans", (("name", "ASCENDING"), ("start_ns", "DESCENDING"))),
+    Index("tool_calls", (("session_id", "ASCENDING"), ("tool_name", "ASCENDING"), ("time_ns", "ASCENDING"))),
 )
 
 

@@ -29,7 +29,8 @@ OUTBOX = "outbox"            # {id:020d}
 FACT_COLLECTIONS = (SPANS, TRACES, LLM_CALLS, TOOL_CALLS, EVENTS, METRIC_POINTS, SESSIONS, SESSION_LINKS,
                     REDACTIONS, REJECTIONS, EVENT_LOG)
 # Entity collections (catalog, chains): no TTL; listed so indexes and tooling know them.
-ENTITY_COLLECTIONS = ("workspaces", "tasks", "agent_assignments", "messages")
+ENTITY_COLLECTIONS = ("workspaces", "tasks", "agent_assignments", "messages",
+                      "execution_chains", "chain_stages", "chain_metric_entries", "chain_stage_errors")
 TTL_FIELD = "expire_at"
 # DESIGN §7 retention defaults: spans, metric points and the event log 30 days; sessions, calls 90 days.
 RETENTION_DAYS: dict[str, int] = {

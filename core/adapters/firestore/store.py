@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from core import events
 from core.adapters.firestore import layout
 from core.adapters.firestore.catalog import FirestoreCatalog
+from core.adapters.firestore.chains import FirestoreChains
 from core.adapters.firestore.erasure import FirestoreErasure
 from core.adapters.firestore.event_log import FirestoreEventLog
+from core.adapters.firestore.hooks import FirestoreHooks
 from core.adapters.firestore.insights import FirestoreInsights
-from core.adapters.firestore.pending import PendingAreas
-from core.normalise.jsontext import compact_json
+from core.adapters.firestore.maintenance import FirestoreMaintenance
+from core.adapters.firestore.span_views import FirestoreSpanViews
 from core.ports.store import IngestUnitOfWork, OutboxMessage, SessionLink, Store
 from core.records import Batch, Links, LlmCallRecord, Usage
 
@@ -160,6 +162,32 @@ def _workspace_of(resource_json: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# An event-log append queued in a unit of work: org, events, dedup key, retention.
+_Append = tuple[str, list["ChangeEvent"], str | None, dict[str, int]]
+_APPEND_ATTEMPTS = 50  # writers of one org contend on its sequence document
+
+
+def _plan_appends(client: Any, txn: Any, appends: list[_Append], plan: Callable[..., Any]) -> list[Any]:
+    """The read half of the queued appends, one plan per org: a second append of an org in the same
+    transaction continues after the first one's numbers (both read the same sequence value)."""
+    merged: dict[str, tuple[list[tuple[Any, Doc]], Any, int]] = {}
+    for org, change_events, dedup_key, retention in appends:
+        docs, seq_ref, last = plan(client, txn, org, change_events, dedup_key, retention)
+        if org in merged and docs:
+            prev_docs, _, prev_last = merged[org]
+            shift = max(0, prev_last + 1 - docs[0][1]["seq"])
+            renumbered = []
+            for ref, d in docs:
+                seq = d["seq"] + shift
+                # An event without a dedup key is stored under its number.
+                ref = ref if d["dedup_key"] else client.document(layout.org_path(org, layout.EVENT_LOG, str(seq)))
+                renumbered.append((ref, {**d, "seq": seq}))
+            merged[org] = (prev_docs + renumbered, seq_ref, last + shift)
+        elif org not in merged or not merged[org][0]:
+            merged[org] = (docs, seq_ref, last)
+    return list(merged.values())
+
+
 class Writes:
     """Merge rules queued per document; committed in transactions that re-read each document, so concurrent
     writers merge instead of overwriting one another. Documents are committed in chunks of MAX_WRITES, facts
@@ -171,6 +199,7 @@ class Writes:
         self.ops: dict[str, list[Op]] = {}
         self._tail: set[str] = set()
         self._base: dict[str, Doc | None] = {}
+        self.appends: list[_Append] = []
 
     def add(self, path: str, op: Op, tail: bool = False) -> None:
         self.ops.setdefault(path, []).append(op)
@@ -193,20 +222,39 @@ class Writes:
             out[p] = doc
         return out
 
+    def append(self, org_id: str, change_events: list[ChangeEvent], dedup_key: str | None,
+               retention: dict[str, int]) -> None:
+        """Queue events for the org's event log: numbered from its sequence document inside the last commit's
+        transaction, so numbers follow commit order and a reader paging by ``since`` never skips one."""
+        if change_events:
+            self.appends.append((org_id, change_events, dedup_key, retention))
+
     def commit(self) -> None:
         paths = sorted(self.ops, key=lambda p: p in self._tail)  # stable: facts first, in queue order
-        for i in range(0, len(paths), MAX_WRITES):
-            self._commit_chunk(paths[i:i + MAX_WRITES])
+        chunks = [paths[i:i + MAX_WRITES] for i in range(0, len(paths), MAX_WRITES)] or [[]]
+        # The events (and one sequence document per org) ride with the last chunk when they fit, else alone.
+        reserve = sum(len(a[1]) for a in self.appends) + len({a[0] for a in self.appends})
+        if self.appends and len(chunks[-1]) + reserve > MAX_WRITES:
+            chunks.append([])
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            if chunk or (last and self.appends):
+                self._commit_chunk(chunk, self.appends if last else [])
 
-    def _commit_chunk(self, paths: list[str]) -> None:
+    def _commit_chunk(self, paths: list[str], appends: list[_Append]) -> None:
         from google.cloud import firestore
+
+        from core.adapters.firestore.event_log import _org_lock, append_in_transaction, write_appended
 
         client = self._client
         refs = {p: client.document(p) for p in paths}
 
         @firestore.transactional
         def run(txn: Any) -> None:
-            stored = {s.reference.path: s.to_dict() for s in txn.get_all(list(refs.values())) if s.exists}
+            stored = {s.reference.path: s.to_dict() for s in txn.get_all(list(refs.values())) if s.exists} \
+                if refs else {}
+            # Every read precedes every write: the sequence and dedup documents are read here.
+            planned = _plan_appends(client, txn, appends, append_in_transaction)
             for p in paths:
                 doc = stored.get(p)
                 before = doc
@@ -217,8 +265,14 @@ class Writes:
                         txn.delete(refs[p])
                 elif doc != before:
                     txn.set(refs[p], doc)
+            for plan in planned:
+                write_appended(txn, plan)
 
-        run(client.transaction(max_attempts=10))
+        with ExitStack() as locks:
+            # Appenders of one org in this process take turns (sorted: no lock-order deadlock).
+            for org in sorted({a[0] for a in appends}):
+                locks.enter_context(_org_lock(org))
+            run(client.transaction(max_attempts=_APPEND_ATTEMPTS if appends else 10))
 
 
 class _FirestoreUnitOfWork(IngestUnitOfWork):
@@ -374,7 +428,8 @@ class _FirestoreUnitOfWork(IngestUnitOfWork):
                 dedup_key=f"{events.SPAN_CREATED}:{request_digest}")
 
 
-class FirestoreStore(FirestoreCatalog, FirestoreEventLog, FirestoreErasure, FirestoreInsights, PendingAreas, Store):
+class FirestoreStore(FirestoreCatalog, FirestoreChains, FirestoreEventLog, FirestoreErasure, FirestoreInsights,
+                     FirestoreHooks, FirestoreMaintenance, FirestoreSpanViews, Store):
     """The Store port on Firestore. Layout in layout.py (orgs/{org}/{collection}/{natural key}); the composite
     indexes its queries need in indexes.py."""
 
@@ -402,14 +457,7 @@ class FirestoreStore(FirestoreCatalog, FirestoreEventLog, FirestoreErasure, Fire
 
     def queue_events(self, writes: Writes, org_id: str, change_events: list[ChangeEvent],
                      dedup_key: str | None = None) -> None:
-        now = time.time_ns()
-        for i, e in enumerate(change_events):
-            key = f"{dedup_key}#{i}" if dedup_key else str(layout.sequence_id())
-            writes.add(layout.org_path(org_id, layout.EVENT_LOG, key), _keep_first({
-                "org_id": org_id, "seq": layout.sequence_id(), "type": e.type, "subject_id": e.subject_id,
-                "workspace_id": e.workspace_id, "task_id": e.task_id, "data": compact_json(e.data),
-                "created_ns": now, "dedup_key": key if dedup_key else None,
-                layout.TTL_FIELD: layout.expire_at(layout.EVENT_LOG, self.retention)}), tail=True)
+        writes.append(org_id, change_events, dedup_key, self.retention)
 
     def task_workspace(self, org_id: str, task_id: str | None) -> str | None:
         from core.adapters.firestore.reads import get_docs
@@ -480,6 +528,8 @@ class FirestoreStore(FirestoreCatalog, FirestoreEventLog, FirestoreErasure, Fire
     def save_session_rollup(self, org_id: str, session_id: str, rollup_json: str, computed_ns: int) -> None:
         from google.cloud import firestore
 
+        from core.adapters.firestore.event_log import _org_lock, append_in_transaction, write_appended
+
         client = self.client
         session_ref = client.document(layout.org_path(org_id, layout.SESSIONS, session_id))
         link_ref = client.document(layout.org_path(org_id, layout.SESSION_LINKS, session_id))
@@ -499,18 +549,18 @@ class FirestoreStore(FirestoreCatalog, FirestoreEventLog, FirestoreErasure, Fire
             if task_id:
                 task = client.document(layout.org_path(org_id, layout.TASKS, task_id)).get(transaction=txn)
                 workspace = task.to_dict().get("workspace_id") if task.exists else None
-            txn.update(session_ref, {"rollup": rollup_json, "rollup_ns": computed_ns})
+            planned = None
             # metrics.updated only when the totals moved: a redelivered batch recomputes the same rollup.
             if doc.get("rollup") != rollup_json:
-                for e in events.session_metrics_updated(session_id, task_id, workspace, json.loads(rollup_json)):
-                    ref = client.document(layout.org_path(org_id, layout.EVENT_LOG, str(layout.sequence_id())))
-                    txn.set(ref, {"org_id": org_id, "seq": layout.sequence_id(), "type": e.type,
-                                  "subject_id": e.subject_id, "workspace_id": e.workspace_id,
-                                  "task_id": e.task_id, "data": compact_json(e.data), "created_ns": time.time_ns(),
-                                  "dedup_key": None,
-                                  layout.TTL_FIELD: layout.expire_at(layout.EVENT_LOG, self.retention)})
+                change = events.session_metrics_updated(session_id, task_id, workspace, json.loads(rollup_json))
+                # Numbered from the org's sequence in this transaction (a read: before any write).
+                planned = append_in_transaction(client, txn, org_id, change, retention=self.retention)
+            txn.update(session_ref, {"rollup": rollup_json, "rollup_ns": computed_ns})
+            if planned is not None:
+                write_appended(txn, planned)
 
-        run(client.transaction(max_attempts=10))
+        with _org_lock(org_id):
+            run(client.transaction(max_attempts=_APPEND_ATTEMPTS))
 
     # -- pricing -----------------------------------------------------------------------------------
     def iter_priced(self) -> Iterator[tuple[str, str, str, LlmCallRecord]]:
