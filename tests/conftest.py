@@ -14,12 +14,19 @@ from pathlib import Path
 import pytest
 
 from functions import _bootstrap
+from tests.contract.firestore_store import firestore_emulator_host  # noqa: F401 - a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# OBSERVATORY_TEST_STORE=firestore runs the HTTP suites on the Firestore store (the emulator, a fresh project per
+# test) instead of SQLite: the same routes must answer the same way on both adapters.
+ON_FIRESTORE = os.environ.get("OBSERVATORY_TEST_STORE") == "firestore"
+
+
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+                 ) -> Iterator[Path]:
     for key in list(os.environ):
         if key.startswith("OBSERVATORY_"):
             monkeypatch.delenv(key)
@@ -28,6 +35,12 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.delenv("FUNCTION_SIGNATURE_TYPE", raising=False)
     data_dir = tmp_path / "data"
     monkeypatch.setenv("OBSERVATORY_DATA_DIR", str(data_dir))
+    if ON_FIRESTORE:
+        import uuid
+
+        monkeypatch.setenv("OBSERVATORY_STORE", "firestore")
+        monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", request.getfixturevalue("firestore_emulator_host"))
+        monkeypatch.setenv("OBSERVATORY_GCP_PROJECT", f"test-{uuid.uuid4().hex[:12]}")
     _bootstrap.reset()
     yield data_dir
     _bootstrap.reset()

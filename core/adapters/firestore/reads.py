@@ -175,7 +175,8 @@ def session_view(r: Doc) -> SessionView:
         workspace=r["workspace"] or "unknown", user_id=r["user_id"], user_email=r["user_email"],
         organization_id=r["account_org"], app_version=r["app_version"], terminal_type=r["terminal_type"],
         models=list(r["models"]), started_at=_dt(r["first_seen_ns"]), last_seen_at=_dt(r["last_seen_ns"]),
-        summary=json.loads(r["rollup"]) if r.get("rollup") else None,
+        ended_at=_dt(r["ended_ns"]) if r.get("ended_ns") else None, end_reason=r.get("end_reason"),
+        transcript_path=r.get("transcript_path"), summary=json.loads(r["rollup"]) if r.get("rollup") else None,
     )
 
 
