@@ -162,11 +162,19 @@ def _dlq(args: argparse.Namespace) -> int:
     if args.dlq_command == "replay" and not args.all and not args.ids:
         print("observatory dlq replay: name dead-letter ids, or --all", file=sys.stderr)
         return 2
-    container = build(get_settings())
+    settings = get_settings()
+    if settings.bus == "pubsub":
+        return _pubsub_dlq(args, settings.gcp_project)
+    try:
+        ids = [int(i) for i in getattr(args, "ids", [])]
+    except ValueError:
+        print("observatory dlq replay: dead-letter ids are numbers (see `dlq list`)", file=sys.stderr)
+        return 2
+    container = build(settings)
     store = container.store
     try:
         if args.dlq_command == "replay":
-            replayed = store.replay_dead_letters(None if args.all else args.ids)
+            replayed = store.replay_dead_letters(None if args.all else ids)
             print(f"replayed {replayed} dead letter(s) into the outbox")
             return 0
         letters = store.list_dead_letters(args.limit, args.offset)
@@ -181,6 +189,40 @@ def _dlq(args: argparse.Namespace) -> int:
         for r in rows:
             print(f"{r['id']:>6}  {r['topic']}  attempts={r['attempts']}  {r['bytes']} bytes  {r['failed_at']}  "
                   f"{r['reason']}")
+        print(f"{total} dead letter(s)")
+    return 0
+
+
+def _pubsub_dlq(args: argparse.Namespace, project: str) -> int:
+    """`dlq list|replay` on the Pub/Sub bus: the pull subscriptions on the `-dlq` topics."""
+    import json
+
+    from core.pubsub_dead_letters import PubsubDeadLetters
+    from emulator.pubsub_setup import TOPICS, inspect_subscription_name
+
+    if not project:
+        print("observatory dlq: the Pub/Sub bus needs OBSERVATORY_GCP_PROJECT", file=sys.stderr)
+        return 2
+    letters = PubsubDeadLetters(project, {t: inspect_subscription_name(t) for t in TOPICS})
+    try:
+        if args.dlq_command == "replay":
+            result = letters.replay_dead_letters(None if args.all else args.ids)
+            print(f"replayed {len(result.replayed)} dead letter(s) to their topics")
+            if result.missing:
+                print(f"not found: {' '.join(result.missing)}", file=sys.stderr)
+                return 1
+            return 0
+        found = letters.list_dead_letters()
+    finally:
+        letters.close()
+    total = len(found)
+    rows = [d.as_dict() for d in found[args.offset:args.offset + args.limit]]
+    if args.json:
+        print(json.dumps({"dead_letters": rows, "count": total}, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['id']:>6}  {r['topic']}  worker={r['worker'] or '-'}  {r['bytes']} bytes  "
+                  f"{r['published_at']}  {r['reason']}")
         print(f"{total} dead letter(s)")
     return 0
 
@@ -231,14 +273,17 @@ def main(argv: list[str] | None = None) -> int:
     ret.add_argument("--data-dir", type=Path, default=data_dir)
     ret.add_argument("--json", action="store_true", help="print the report as JSON")
     ret.set_defaults(func=_retention)
-    dlq = sub.add_parser("dlq", help="inspect or replay the local bus's dead-lettered messages")
+    dlq = sub.add_parser("dlq", help="inspect or replay dead-lettered messages (the local outbox's, or the "
+                                     "Pub/Sub `-dlq` topics' when OBSERVATORY_BUS=pubsub)")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_list = dlq_sub.add_parser("list", help="list dead letters (oldest first)")
     dlq_list.add_argument("--limit", type=int, default=100)
     dlq_list.add_argument("--offset", type=int, default=0)
     dlq_list.add_argument("--json", action="store_true")
-    dlq_replay = dlq_sub.add_parser("replay", help="re-enqueue dead letters into the outbox and remove them")
-    dlq_replay.add_argument("ids", nargs="*", type=int, help="dead-letter ids (see `dlq list`)")
+    dlq_replay = dlq_sub.add_parser("replay", help="re-publish dead letters to their topic (the local outbox, "
+                                                   "or the Pub/Sub source topic) and remove them")
+    # Strings: Pub/Sub message ids; the local store's are checked to be numbers.
+    dlq_replay.add_argument("ids", nargs="*", help="dead-letter ids (see `dlq list`)")
     dlq_replay.add_argument("--all", action="store_true", help="replay every dead letter")
     for p in (dlq_list, dlq_replay):
         p.add_argument("--data-dir", type=Path, default=data_dir)
