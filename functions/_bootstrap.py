@@ -6,6 +6,7 @@ import functools
 import gc
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from core.adapters.local_bus import OutboxBus
 from core.adapters.sqlite import SqliteStore
@@ -18,6 +19,9 @@ from core.ports.store import Store
 from core.pricing import PriceTable
 from core.span_filter import SpanFilter
 
+if TYPE_CHECKING:  # the client is a cloud-only extra, imported only when the bus is Pub/Sub
+    from core.adapters.pubsub_bus import PubsubBus
+
 
 @dataclass(frozen=True)
 class Container:
@@ -27,6 +31,7 @@ class Container:
     prices: PriceTable
     keys: KeyResolver
     ingest: IngestService
+    pubsub: PubsubBus | None = None  # with OBSERVATORY_BUS=pubsub: the process's one publisher (relay, dead letters)
 
 
 def build(settings: Settings) -> Container:
@@ -45,14 +50,16 @@ def build(settings: Settings) -> Container:
 
     bus.subscribe(TELEMETRY_INGESTED, aggregate)
     after_store = None
+    pubsub = None
     if settings.bus == "pubsub":  # the cloud: every stored batch is relayed to Pub/Sub before ingest answers
         from core.adapters.pubsub_bus import PubsubBus
         from core.outbox_relay import OutboxRelay
 
-        after_store = OutboxRelay(store, PubsubBus(settings.gcp_project, timeout_s=settings.publish_timeout_s)).relay
+        pubsub = PubsubBus(settings.gcp_project, timeout_s=settings.publish_timeout_s)
+        after_store = OutboxRelay(store, pubsub).relay
     ingest = IngestService(store, prices, SpanFilter.from_env(), settings.llm_join_window_s, after_store)
     keys = KeyResolver.from_config(settings.api_keys, settings.api_keys_file)
-    return Container(settings, store, bus, prices, keys, ingest)
+    return Container(settings, store, bus, prices, keys, ingest, pubsub)
 
 
 @functools.cache
@@ -73,6 +80,8 @@ def reset() -> None:
     if container.cache_info().currsize:
         c = container()
         c.bus.stop()
+        if c.pubsub is not None:
+            c.pubsub.close()
         c.store.close()
     container.cache_clear()
     get_settings.cache_clear()

@@ -35,22 +35,17 @@ class Workers:
     aggregate: Worker
     export_clickhouse: Worker
     retention: Worker
-    close_bus: object = None
 
 
 def build(c: Container, settings: Settings) -> Workers:
     dead_letter: DeadLetterSink = logging_dead_letter
-    close_bus = None
-    if settings.bus == "pubsub":
-        from core.adapters.pubsub_bus import PubsubBus
-
-        bus = PubsubBus(settings.gcp_project, timeout_s=settings.publish_timeout_s)
+    bus = c.pubsub  # the container's publisher: one per process, closed with the container
+    if bus is not None:
 
         def publish_dead_letter(topic: str, data: bytes, attributes: dict[str, str]) -> None:
             bus.publish_message(topic, data, attributes)
 
         dead_letter = publish_dead_letter
-        close_bus = bus.close
     # The ClickHouse adapter arrives with its own issue; until then every export is dropped, loudly.
     analytics: Analytics = NullAnalytics()
 
@@ -69,8 +64,7 @@ def build(c: Container, settings: Settings) -> Workers:
     return Workers(c, settings, analytics, dead_letter,
                    Worker("aggregate", TELEMETRY_INGESTED, aggregate, dead_letter),
                    Worker("export_clickhouse", TELEMETRY_INGESTED, export, dead_letter),
-                   Worker("retention", MAINTENANCE, retention, dead_letter),
-                   close_bus)
+                   Worker("retention", MAINTENANCE, retention, dead_letter))
 
 
 _lock = threading.Lock()
@@ -83,7 +77,6 @@ def workers() -> Workers:
     c = container()
     with _lock:
         if _built is None or _built.container is not c:
-            _close(_built)
             _built = build(c, c.settings)
         return _built
 
@@ -91,10 +84,5 @@ def workers() -> Workers:
 def reset() -> None:
     global _built
     with _lock:
-        _close(_built)
         _built = None
 
-
-def _close(built: Workers | None) -> None:
-    if built is not None and callable(built.close_bus):
-        built.close_bus()
