@@ -12,10 +12,10 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[clickhouse]'
 
 install-dev: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,firestore,pubsub]'
+	$(BIN)/pip install --quiet -e '.[dev,firestore,pubsub,clickhouse]'
 
 run: install
 	PORT=$(PORT) OBSERVATORY_DATA_DIR=$(OBSERVATORY_DATA_DIR) $(BIN)/observatory serve --port $(PORT) --data-dir $(OBSERVATORY_DATA_DIR)

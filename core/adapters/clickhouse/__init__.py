@@ -1,0 +1,1 @@
+"""The Analytics port on ClickHouse through clickhouse-connect: a server over HTTP, or embedded chdb (`chdb:///path`)."""

@@ -1,0 +1,120 @@
+"""Opening a ClickHouse client from a DSN and applying versioned schema migrations (idempotent, database included).
+
+DSNs: `http(s)://user:password@host:port/database` for a server, `chdb:///path/to/dir` (database `observatory`)
+for the embedded engine. Embedded chdb allows one engine per process, so an `AnalyticsConnection` is opened
+once per process and shared by its threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from core.errors import StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATABASE = "observatory"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step: `version` unique across areas (each area keeps its own range), statements run in order.
+    Every statement must be idempotent (`IF NOT EXISTS`), because a crash may stop a migration halfway."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Dsn:
+    kind: str  # "chdb" or "http"
+    database: str
+    path: str = ""  # chdb data directory
+    host: str = ""
+    port: int = 0
+    username: str = "default"
+    password: str = ""
+    secure: bool = False
+
+
+def parse_dsn(dsn: str) -> Dsn:
+    """Split an OBSERVATORY_CLICKHOUSE_URL value; ValueError names what is wrong (never echoes the password)."""
+    parts = urlsplit(dsn)
+    if parts.scheme == "chdb":
+        path = unquote(parts.path)
+        if not path:
+            raise ValueError("a chdb DSN needs a data directory: chdb:///path/to/dir")
+        return Dsn("chdb", DEFAULT_DATABASE, path=path)
+    if parts.scheme in ("http", "https", "clickhouse", "clickhouses"):
+        secure = parts.scheme in ("https", "clickhouses")
+        if not parts.hostname:
+            raise ValueError(f"a ClickHouse DSN needs a host: {parts.scheme}://host:port/database")
+        return Dsn("http", parts.path.strip("/") or DEFAULT_DATABASE, host=parts.hostname,
+                   port=parts.port or (8443 if secure else 8123), username=unquote(parts.username or "default"),
+                   password=unquote(parts.password or ""), secure=secure)
+    raise ValueError(f"unsupported ClickHouse DSN scheme {parts.scheme!r}: use chdb:///path or http(s)://host:port/db")
+
+
+class AnalyticsConnection:
+    """One clickhouse-connect client bound to the analytics database, plus the migration runner."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = parse_dsn(dsn)
+        self.database = self.dsn.database
+        self._client = self._open()
+        self._lock = threading.Lock()
+
+    def _open(self) -> Any:
+        try:
+            import clickhouse_connect  # lazy: an optional extra, never paid for by a cold start without analytics
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise RuntimeError("analytics needs the clickhouse extra: pip install 'observatory[clickhouse]'") from exc
+        d = self.dsn
+        try:
+            if d.kind == "chdb":
+                client = clickhouse_connect.get_client(dsn=f"chdb://{d.path}")
+            else:
+                # Connect to `default` first: a hosted server rejects a handshake naming a database that does not
+                # exist yet (the seed does the same).
+                client = clickhouse_connect.get_client(host=d.host, port=d.port, username=d.username,
+                                                       password=d.password, secure=d.secure, database="default")
+            client.command(f"CREATE DATABASE IF NOT EXISTS `{d.database}`")
+        except Exception as exc:
+            raise StorageUnavailable(f"cannot open ClickHouse ({d.kind}): {type(exc).__name__}") from exc
+        return client
+
+    @property
+    def client(self) -> Any:
+        return self._client
+
+    def migrate(self, migrations: list[Migration]) -> list[int]:
+        """Apply the migrations not yet recorded in `schema_version`; returns the versions applied now."""
+        versions = [m.version for m in migrations]
+        if len(set(versions)) != len(versions):
+            raise ValueError(f"duplicate migration versions: {sorted(versions)}")
+        db = self.database
+        with self._lock:
+            self._client.command(
+                f"CREATE TABLE IF NOT EXISTS `{db}`.schema_version (version UInt32, description String, "
+                "applied_at DateTime64(3) DEFAULT now64(3)) ENGINE = ReplacingMergeTree ORDER BY version")
+            rows = self._client.query(f"SELECT version FROM `{db}`.schema_version FINAL").result_rows
+            done = {int(r[0]) for r in rows}
+            applied: list[int] = []
+            for m in sorted(migrations, key=lambda m: m.version):
+                if m.version in done:
+                    continue
+                for statement in m.statements:
+                    self._client.command(statement.replace("{db}", f"`{db}`"))
+                self._client.insert(f"{db}.schema_version", [[m.version, m.description]],
+                                    column_names=["version", "description"])
+                applied.append(m.version)
+                log.info("analytics schema: applied %d (%s)", m.version, m.description)
+            return applied
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,111 @@
+"""Pydantic models of the agent-session wire format (`POST /api/v1/sync`) and of what the store keeps.
+
+Field names are the seed's (agentlore's ClickHouse columns). Times are timezone-aware datetimes (a naive time
+is UTC). A message is identified by `uuid` when the source has one (Claude Code transcripts do), else by
+(session_id, ordinal): DESIGN §3, so a transcript synced twice, or synced and also seen over OTLP, is one row.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+MAX_SYNC_ITEMS = 20_000  # per list in one sync request; a client splits larger uploads
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+Time = Annotated[datetime, AfterValidator(_aware)]  # a naive time is UTC
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class AgentSession(_Model):
+    """One conversation; re-sending it replaces the stored row (newest version wins)."""
+
+    id: str = Field(min_length=1, max_length=256)
+    user_id: str = ""
+    user_name: str = ""
+    project_id: str = ""
+    project_name: str = ""
+    project_path: str = ""
+    agent_type: str = ""  # "claude-code", "gemini-cli", ...
+    first_message: str = ""
+    started_at: Time | None = None
+    ended_at: Time | None = None
+    message_count: int = Field(0, ge=0)
+    user_message_count: int = Field(0, ge=0)
+    parent_session_id: str = ""  # a subagent's parent; such sessions are not "browsable"
+    relationship_type: str = ""
+    machine: str = ""
+    source_created_at: str = ""
+    display_name: str = ""
+    total_output_tokens: int = Field(0, ge=0)
+    peak_context_tokens: int = Field(0, ge=0)
+
+
+class AgentMessage(_Model):
+    session_id: str = Field(min_length=1, max_length=256)
+    ordinal: int = Field(ge=0, le=2**32 - 1)
+    uuid: str = ""
+    role: str = ""  # "user", "assistant", "system"
+    content: str = ""
+    timestamp: Time | None = None
+    has_thinking: bool = False
+    has_tool_use: bool = False
+    model: str = ""
+    token_usage: str = ""  # the source's usage object as a JSON string
+    context_tokens: int = Field(0, ge=0)
+    output_tokens: int = Field(0, ge=0)
+
+    @property
+    def key(self) -> str:
+        """The message's natural key within its session."""
+        return self.uuid or f"ord:{self.ordinal}"
+
+
+class AgentToolCall(_Model):
+    session_id: str = Field(min_length=1, max_length=256)
+    message_ordinal: int = Field(ge=0, le=2**32 - 1)
+    tool_use_id: str = Field(min_length=1, max_length=256)
+    tool_name: str = ""
+    tool_category: str = ""
+    input_json: str = ""
+    skill_name: str = ""
+    result_content: str | None = None
+    subagent_session_id: str = ""
+
+
+class GitLink(_Model):
+    """A commit or pull request a session produced, found in its Bash tool calls."""
+
+    session_id: str
+    user_id: str = ""
+    message_ordinal: int = 0
+    commit_sha: str = ""
+    pr_url: str = ""
+    link_type: Literal["commit", "pr"]
+    confidence: Literal["high", "medium"]
+    detected_at: Time | None = None
+
+
+class SyncBatch(_Model):
+    """The body of `POST /api/v1/sync`: any mix of sessions, messages and tool calls of one org."""
+
+    sessions: list[AgentSession] = Field(default_factory=list, max_length=MAX_SYNC_ITEMS)
+    messages: list[AgentMessage] = Field(default_factory=list, max_length=MAX_SYNC_ITEMS)
+    tool_calls: list[AgentToolCall] = Field(default_factory=list, max_length=MAX_SYNC_ITEMS)
+
+
+class SyncResult(_Model):
+    sessions: int
+    messages: int
+    tool_calls: int
+    git_links: int
+    masked: int  # secrets replaced by [REDACTED:<kind>] markers
