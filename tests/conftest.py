@@ -107,3 +107,18 @@ def server(tmp_path: Path) -> Iterator[Server]:
     srv = start_server(tmp_path / "server-data")
     yield srv
     stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def analytics_engine_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Embedded ClickHouse allows one data directory per process: every test of this process shares it."""
+    return tmp_path_factory.mktemp("clickhouse")
+
+
+@pytest.fixture
+def analytics_dsn(analytics_engine_dir: Path, request: pytest.FixtureRequest) -> str:
+    """A chdb DSN with a database of this test's own (so tests never see each other's rows)."""
+    import hashlib
+
+    database = "t_" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:16]
+    return f"chdb://{analytics_engine_dir}?database={database}"

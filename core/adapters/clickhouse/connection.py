@@ -1,8 +1,9 @@
 """Opening a ClickHouse client from a DSN and applying versioned schema migrations (idempotent, database included).
 
-DSNs: `http(s)://user:password@host:port/database` for a server, `chdb:///path/to/dir` (database `observatory`)
-for the embedded engine. Embedded chdb allows one engine per process, so an `AnalyticsConnection` is opened
-once per process and shared by its threads.
+DSNs: `http(s)://user:password@host:port/database` for a server, `chdb:///path/to/dir` (database `observatory`,
+or `?database=name`) for the embedded engine. Embedded chdb allows one engine (one data directory) per process:
+clients on the same directory share it, a second directory fails; tests therefore use one directory per test
+process and a database per test.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from core.errors import StorageUnavailable
 
@@ -49,15 +50,22 @@ def parse_dsn(dsn: str) -> Dsn:
         path = unquote(parts.path)
         if not path:
             raise ValueError("a chdb DSN needs a data directory: chdb:///path/to/dir")
-        return Dsn("chdb", DEFAULT_DATABASE, path=path)
+        database = parse_qs(parts.query).get("database", [DEFAULT_DATABASE])[0]
+        return Dsn("chdb", _identifier(database), path=path)
     if parts.scheme in ("http", "https", "clickhouse", "clickhouses"):
         secure = parts.scheme in ("https", "clickhouses")
         if not parts.hostname:
             raise ValueError(f"a ClickHouse DSN needs a host: {parts.scheme}://host:port/database")
-        return Dsn("http", parts.path.strip("/") or DEFAULT_DATABASE, host=parts.hostname,
+        return Dsn("http", _identifier(parts.path.strip("/") or DEFAULT_DATABASE), host=parts.hostname,
                    port=parts.port or (8443 if secure else 8123), username=unquote(parts.username or "default"),
                    password=unquote(parts.password or ""), secure=secure)
     raise ValueError(f"unsupported ClickHouse DSN scheme {parts.scheme!r}: use chdb:///path or http(s)://host:port/db")
+
+
+def _identifier(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"ClickHouse database name {name!r} must be letters, digits and underscores")
+    return name
 
 
 class AnalyticsConnection:
