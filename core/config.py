@@ -33,7 +33,12 @@ class Settings:
                                   or `pubsub` (ingest relays each stored batch to Pub/Sub; workers are pushed)
       OBSERVATORY_GCP_PROJECT     project of the Pub/Sub topics (else GOOGLE_CLOUD_PROJECT)
       OBSERVATORY_PUBLISH_TIMEOUT_S  seconds a publish may take before ingest answers 503; default 30
-      OBSERVATORY_CLICKHOUSE_URL  the analytics store; empty = exports are dropped, each with a log line
+      OBSERVATORY_CLICKHOUSE_URL  the analytics store: `http(s)://user:password@host:port/database` (a server) or
+                                  `chdb:///path` (embedded; `observatory serve` defaults to `<data dir>/clickhouse`);
+                                  empty or `off` = exports are dropped with a log line each, /api/v1 answers 503
+      OBSERVATORY_ANALYTICS_TTL_DAYS  how long analytics rows are kept; default 400 (separate from the Store's)
+      OBSERVATORY_ANALYTICS_HOST_URL  set by `observatory serve` for its HTTP processes: embedded ClickHouse opens
+                                  in one process only, so requests of the analytics functions are forwarded there
       OBSERVATORY_CORS_ORIGINS    comma-separated origins allowed to call the JSON API from a browser; none by
                                   default (`*` allows any)
       OBSERVATORY_BUS_DRAINER     `thread` (default): the serving process drains the outbox itself;
@@ -59,6 +64,8 @@ class Settings:
     gcp_project: str = ""
     publish_timeout_s: float = 30.0
     clickhouse_url: str = ""
+    analytics_ttl_days: int = 400
+    analytics_host_url: str = ""
 
     @property
     def sqlite_path(self) -> Path:
@@ -82,7 +89,10 @@ class Settings:
             bus=_choice(env, "OBSERVATORY_BUS", ("local", "pubsub")),
             gcp_project=env.get("OBSERVATORY_GCP_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or "",
             publish_timeout_s=float(env.get("OBSERVATORY_PUBLISH_TIMEOUT_S") or 30.0),
-            clickhouse_url=env.get("OBSERVATORY_CLICKHOUSE_URL", ""),
+            clickhouse_url="" if env.get("OBSERVATORY_CLICKHOUSE_URL", "").lower() == "off"
+            else env.get("OBSERVATORY_CLICKHOUSE_URL", ""),
+            analytics_ttl_days=_int(env, "OBSERVATORY_ANALYTICS_TTL_DAYS", 400),
+            analytics_host_url=env.get("OBSERVATORY_ANALYTICS_HOST_URL", ""),
             bus_drainer=_choice(env, "OBSERVATORY_BUS_DRAINER", ("thread", "external")),
         )
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
+
+import orjson
 
 from core.joins import join_llm_calls
 from core.normalise.linking import EXECUTE_SPAN_NAMES
@@ -17,6 +18,7 @@ from core.otlp.codec import Signal
 from core.ports.bus import TELEMETRY_INGESTED
 from core.ports.store import IngestUnitOfWork, SessionLink, Store
 from core.pricing import PriceTable
+from core.record_codec import encode_extra, record_lists
 from core.records import Batch
 from core.span_filter import SpanFilter
 
@@ -32,9 +34,12 @@ class IngestResult:
 
 class IngestService:
     def __init__(self, store: Store, prices: PriceTable, span_filter: SpanFilter, join_window_s: float = 120.0,
-                 after_store: Callable[[], object] | None = None) -> None:
-        """``after_store`` runs after each committed write (with a remote bus: relay the outbox to it)."""
+                 after_store: Callable[[], object] | None = None, export_records: bool = False) -> None:
+        """``after_store`` runs after each committed write (with a remote bus: relay the outbox to it).
+        ``export_records``: the bus message carries the normalised records too (the analytics export needs
+        them; without analytics the message names only the touched entities, and stays small)."""
         self._after_store = after_store
+        self._export_records = export_records
         self._store = store
         self._prices = prices
         self._filter = span_filter
@@ -70,8 +75,8 @@ class IngestService:
         if accepted or batch.reject_reasons:
             with self._store.unit_of_work() as uow:
                 self._resolve(uow, batch)
-                uow.write(batch, request_digest, [(TELEMETRY_INGESTED, _bus_payload(batch, signal))]
-                          if accepted else [])
+                payload = _bus_payload(batch, signal, self._export_records)
+                uow.write(batch, request_digest, [(TELEMETRY_INGESTED, payload)] if accepted else [])
                 for span in batch.spans:
                     if span.name in EXECUTE_SPAN_NAMES and span.session_id and span.links.task_id:
                         uow.link_session_to_task(batch.org_id, span.session_id,
@@ -113,9 +118,10 @@ class IngestService:
             batch.llm_calls = join_llm_calls(uow, org, batch.llm_calls, self._window_ns)
 
 
-def _bus_payload(batch: Batch, signal: Signal) -> bytes:
-    """What the workers need to recompute: the org and the entities the batch touched."""
-    return json.dumps({
+def _bus_payload(batch: Batch, signal: Signal, with_records: bool) -> bytes:
+    """What the workers need: the org and the entities the batch touched (to recompute), and with analytics
+    the records themselves (to export)."""
+    message = {
         "org_id": batch.org_id,
         "signal": signal,
         "session_ids": sorted(batch.sessions),
@@ -123,4 +129,7 @@ def _bus_payload(batch: Batch, signal: Signal) -> bytes:
         "task_ids": sorted({s.links.task_id for s in batch.spans if s.links.task_id}),
         "counts": {"spans": len(batch.spans), "events": len(batch.events), "llm_calls": len(batch.llm_calls),
                    "tool_calls": len(batch.tool_calls), "metric_points": len(batch.metric_points)},
-    }, separators=(",", ":")).encode()
+    }
+    if with_records:
+        message.update(record_lists(batch))
+    return orjson.dumps(message, default=encode_extra)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -23,12 +24,23 @@ def _serve(args: argparse.Namespace) -> int:
     from functions_framework import _http
 
     from emulator import local_server
+    from emulator.gcloud import free_port
 
-    worker = subprocess.Popen([sys.executable, "-m", "emulator.cli", "worker", "--data-dir", str(args.data_dir),
-                               "--parent-pid", str(os.getpid())])
+    command = [sys.executable, "-m", "emulator.cli", "worker", "--data-dir", str(args.data_dir),
+               "--parent-pid", str(os.getpid())]
+    analytics = _local_analytics(args.data_dir)
+    if analytics.startswith("chdb:"):
+        # Embedded ClickHouse opens in one process: the worker hosts it (export, /api/v1, insights) and the
+        # HTTP processes forward those functions' requests to it.
+        port = free_port()
+        command += ["--analytics-port", str(port)]
+    worker = subprocess.Popen(command)
+    if analytics.startswith("chdb:"):
+        os.environ["OBSERVATORY_ANALYTICS_HOST_URL"] = f"http://127.0.0.1:{port}"
     try:
         app = functions_framework.create_app(target="local_stack", source=local_server.__file__)  # type: ignore[no-untyped-call]
-        print(f"observatory: serving on http://{args.host}:{args.port} (data in {args.data_dir})", flush=True)
+        print(f"observatory: serving on http://{args.host}:{args.port} (data in {args.data_dir}; analytics: "
+              f"{analytics.split('?')[0] or 'off'})", flush=True)
         _http.create_server(app, debug=False).run(args.host, args.port)  # type: ignore[no-untyped-call]
     finally:
         worker.terminate()
@@ -36,18 +48,32 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local_analytics(data_dir: Path) -> str:
+    """OBSERVATORY_CLICKHOUSE_URL, defaulting to embedded ClickHouse under the data dir when it is installed
+    (`off` turns analytics off)."""
+    import importlib.util
+
+    url = os.environ.get("OBSERVATORY_CLICKHOUSE_URL")
+    if url is None and importlib.util.find_spec("clickhouse_connect") is not None:
+        url = f"chdb://{(data_dir / 'clickhouse').resolve()}"
+    os.environ["OBSERVATORY_CLICKHOUSE_URL"] = url or ""
+    return "" if (url or "").lower() in ("", "off") else url or ""
+
+
 def _worker(args: argparse.Namespace) -> int:
     os.environ["OBSERVATORY_DATA_DIR"] = str(args.data_dir)
+    os.environ["OBSERVATORY_BUS_DRAINER"] = "external"  # this process drains; no second drainer thread
+    os.environ.pop("OBSERVATORY_ANALYTICS_HOST_URL", None)  # analytics is here, never forwarded onwards
     import logging
 
     from core.adapters.sqlite import SqliteStore
-    from core.config import get_settings
-    from functions._bootstrap import build
+    from functions._bootstrap import container as shared_container
 
     logging.basicConfig(level=logging.INFO)
-    container = build(get_settings())
+    container = shared_container()
     if isinstance(container.store, SqliteStore):
         container.store.start_checkpointer()  # the server leaves WAL checkpoints to this process
+    server = _analytics_server(args.analytics_port) if args.analytics_port else None
     signal.signal(signal.SIGTERM, lambda *_: container.bus.stop())
 
     def done() -> bool:
@@ -60,8 +86,25 @@ def _worker(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if server is not None:
+            server.shutdown()
         container.store.close()
     return 0
+
+
+def _analytics_server(port: int) -> Any:
+    """Serve the analytics functions (the local stack's dispatcher) on 127.0.0.1:`port`, on a thread."""
+    import threading
+
+    import functions_framework
+    from werkzeug.serving import make_server
+
+    from emulator import local_server
+
+    app = functions_framework.create_app(target="local_stack", source=local_server.__file__)  # type: ignore[no-untyped-call]
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, name="analytics-http", daemon=True).start()
+    return server
 
 
 def _reprice(args: argparse.Namespace) -> int:
@@ -256,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     work = sub.add_parser("worker", help="deliver the local outbox to the workers (aggregation) until stopped")
     work.add_argument("--data-dir", type=Path, default=data_dir)
     work.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
+    work.add_argument("--analytics-port", type=int, default=0, help=argparse.SUPPRESS)
     work.set_defaults(func=_worker)
     rep = sub.add_parser("reprice", help="recompute computed costs of stored calls after a price change")
     rep.add_argument("--data-dir", type=Path, default=data_dir)

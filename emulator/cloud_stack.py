@@ -31,9 +31,6 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "main.py"
 HTTP_FUNCTIONS: tuple[str, ...] = tuple(dict.fromkeys(route.function for route in ROUTES))
-# Every function touching the Analytics port shares one process: embedded ClickHouse allows one engine per
-# process (DESIGN §8). Today that is the export worker alone; a function added here joins its process.
-ANALYTICS_FUNCTIONS: tuple[str, ...] = ("export_clickhouse",)
 # WAL checkpoints of the shared SQLite file run in one process: the aggregate worker's (it writes most).
 CHECKPOINT_OWNER = "aggregate"
 STORES = ("sqlite", "firestore")

@@ -6,8 +6,10 @@ import importlib
 
 import flask
 
+from core.config import get_settings
 from core.errors import CoreError, NotFound
-from core.routes import match, resolve
+from core.routes import ANALYTICS_FUNCTIONS, match, resolve
+from emulator.analytics_forward import forward
 from functions._http import error_response
 
 
@@ -20,6 +22,9 @@ def local_stack(request: flask.Request) -> flask.Response:
             route = candidates[0][0]  # OTLP paths answer 405 themselves, with a google.rpc.Status body
         else:
             route, _ = resolve(request.method, request.path)
+        host = get_settings().analytics_host_url
+        if host and route.function in ANALYTICS_FUNCTIONS:
+            return forward(request, host)
     except CoreError as exc:
         return error_response(exc)
     module = importlib.import_module(f"functions.{route.function}")

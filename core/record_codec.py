@@ -1,0 +1,72 @@
+"""The normalised records of a stored batch in a bus message, and back (what the analytics export receives).
+
+Records travel as top-level lists of the message (`spans`, `events`, `llm_calls`, `tool_calls`,
+`metric_points`, `session_records`), so a message over the Pub/Sub cap splits into parts that each carry
+some of them (core.adapters.pubsub_bus.split_payload halves the longest top-level list).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from core.errors import InvalidPayload
+from core.records import (
+    Batch,
+    EventRecord,
+    Links,
+    LlmCallRecord,
+    MetricPointRecord,
+    SessionRecord,
+    SpanRecord,
+    ToolCallRecord,
+    Usage,
+)
+
+RECORD_KEYS = ("spans", "events", "llm_calls", "tool_calls", "metric_points", "session_records")
+
+
+def encode_extra(value: object) -> object:
+    """orjson's `default`: the one non-JSON type records hold (a session's set of models)."""
+    if isinstance(value, set):
+        return sorted(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def record_lists(batch: Batch) -> dict[str, list[Any]]:
+    """The batch's record lists under their message keys; `orjson.dumps(..., default=encode_extra)` encodes
+    them (the slotted dataclasses become objects)."""
+    return {"spans": batch.spans, "events": batch.events, "llm_calls": batch.llm_calls, "tool_calls": batch.tool_calls,
+            "metric_points": batch.metric_points, "session_records": list(batch.sessions.values())}
+
+
+def _build(cls: type[Any], data: Any, nested: dict[str, type[Any]]) -> Any:
+    if not isinstance(data, dict):
+        raise InvalidPayload(f"a {cls.__name__} must be a JSON object")
+    try:
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        for name, kind in nested.items():
+            if isinstance(values.get(name), dict):
+                values[name] = kind(**values[name])
+        return cls(**values)
+    except TypeError as exc:
+        raise InvalidPayload(f"malformed {cls.__name__}: {exc}") from exc
+
+
+def batch_from_message(message: dict[str, Any]) -> Batch:
+    """The records a `telemetry-ingested` message carries (none when its producer sent only ids)."""
+    org_id = message.get("org_id")
+    if not isinstance(org_id, str):
+        raise InvalidPayload("message has no org_id")
+    usage_links = {"usage": Usage, "links": Links}
+    batch = Batch(org_id=org_id)
+    batch.spans = [_build(SpanRecord, d, usage_links) for d in message.get("spans") or ()]
+    batch.events = [_build(EventRecord, d, {}) for d in message.get("events") or ()]
+    batch.llm_calls = [_build(LlmCallRecord, d, usage_links) for d in message.get("llm_calls") or ()]
+    batch.tool_calls = [_build(ToolCallRecord, d, {}) for d in message.get("tool_calls") or ()]
+    batch.metric_points = [_build(MetricPointRecord, d, {}) for d in message.get("metric_points") or ()]
+    for d in message.get("session_records") or ():
+        rec: SessionRecord = _build(SessionRecord, d, {})
+        rec.models = set(rec.models or ())
+        batch.sessions[rec.session_id] = rec
+    return batch
