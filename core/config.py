@@ -39,6 +39,8 @@ class Settings:
       OBSERVATORY_ANALYTICS_TTL_DAYS  how long analytics rows are kept; default 400 (separate from the Store's)
       OBSERVATORY_ANALYTICS_HOST_URL  set by `observatory serve` for its HTTP processes: embedded ClickHouse opens
                                   in one process only, so requests of the analytics functions are forwarded there
+      OBSERVATORY_EVENT_SETTLE_S  Firestore: how far behind now event-log readers stop (event numbers follow the
+                                  clock, not commit order; core/adapters/firestore/event_log.py); default 2
       OBSERVATORY_CORS_ORIGINS    comma-separated origins allowed to call the JSON API from a browser; none by
                                   default (`*` allows any)
       OBSERVATORY_BUS_DRAINER     `thread` (default): the serving process drains the outbox itself;
@@ -66,6 +68,7 @@ class Settings:
     clickhouse_url: str = ""
     analytics_ttl_days: int = 400
     analytics_host_url: str = ""
+    event_settle_s: float = 2.0
 
     @property
     def sqlite_path(self) -> Path:
@@ -93,6 +96,7 @@ class Settings:
             else env.get("OBSERVATORY_CLICKHOUSE_URL", ""),
             analytics_ttl_days=_int(env, "OBSERVATORY_ANALYTICS_TTL_DAYS", 400),
             analytics_host_url=env.get("OBSERVATORY_ANALYTICS_HOST_URL", ""),
+            event_settle_s=float(env.get("OBSERVATORY_EVENT_SETTLE_S") or 2.0),
             bus_drainer=_choice(env, "OBSERVATORY_BUS_DRAINER", ("thread", "external")),
         )
 

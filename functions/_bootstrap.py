@@ -39,7 +39,8 @@ def build(settings: Settings) -> Container:
     if settings.store == "firestore":  # imported lazily: the client is a cloud-only extra
         from core.adapters.firestore.store import FirestoreStore
 
-        store = FirestoreStore(settings.gcp_project, database=settings.firestore_database)
+        store = FirestoreStore(settings.gcp_project, database=settings.firestore_database,
+                               event_settle_s=settings.event_settle_s)
     else:
         store = SqliteStore(settings.sqlite_path, checkpoint_in_process=settings.bus_drainer == "thread")
     prices = PriceTable.load(settings.price_overrides or None)

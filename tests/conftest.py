@@ -41,6 +41,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytes
         monkeypatch.setenv("OBSERVATORY_STORE", "firestore")
         monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", request.getfixturevalue("firestore_emulator_host"))
         monkeypatch.setenv("OBSERVATORY_GCP_PROJECT", f"test-{uuid.uuid4().hex[:12]}")
+        monkeypatch.setenv("OBSERVATORY_EVENT_SETTLE_S", "0")  # events readable at once (see test_event_settle)
     _bootstrap.reset()
     yield data_dir
     _bootstrap.reset()

@@ -85,4 +85,5 @@ def firestore_store(emulator_host: str) -> FirestoreStore:
             os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
         else:
             os.environ["FIRESTORE_EMULATOR_HOST"] = before
-    return FirestoreStore(project=project, client=client)
+    # Readers see events at once here (a test appends, then reads); test_event_settle covers the horizon.
+    return FirestoreStore(project=project, client=client, event_settle_s=0.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -47,7 +47,6 @@ MAX_WRITES = 500  # Firestore's writes per transaction commit
 
 # Tool spans per the seed (`claude_code.tool.*`, `gemini.tool.*`, `tool.*`); an LLM span is any other span that
 # names a model or carries tokens (the SQLite adapter's rule).
-_TOOL_MARK = "tool."
 
 
 def newest_first_key(created_ns: int, entity_id: str) -> str:
@@ -371,6 +370,21 @@ class FirestoreCatalog(CatalogStore):
                 "total_duration_ms": sql_round(float(r["d"] or 0)), "total_tokens_in": int(r["ti"] or 0),
                 "total_tokens_out": int(r["to"] or 0), "total_cost_usd": float(r["c"] or 0)}
 
+    def _assignment_totals(self, org_id: str, assignment_id: str) -> dict[str, Any]:
+        """duration, tokens, cost, tool_calls and turns over an assignment's spans, by aggregation queries on
+        the spans' stored fields (layout.span_roles marks tool spans and turns when a span is written)."""
+        eq = {"assignment_id": assignment_id}
+        agg = (self._query(org_id, layout.SPANS, eq).sum("duration_ms", alias="d").sum("tokens_in", alias="ti")
+               .sum("tokens_out", alias="to").sum("cost_usd", alias="c"))
+        r = {a.alias: a.value for a in agg.get()[0]}
+
+        def count(role: str) -> int:
+            return int(self._query(org_id, layout.SPANS, {**eq, role: True}).count(alias="n").get()[0][0].value)
+
+        return {"duration_ms": sql_round(float(r["d"] or 0)), "tokens_in": int(r["ti"] or 0),
+                "tokens_out": int(r["to"] or 0), "cost_usd": float(r["c"] or 0), "tool_calls": count("tool_span"),
+                "turns": count("turn_span")}
+
     def recalculate_task(self, org_id: str, task_id: str) -> Task | None:
         from core.catalog.models import Task
 
@@ -487,13 +501,11 @@ class FirestoreCatalog(CatalogStore):
         )
 
     def recalculate_assignment(self, org_id: str, assignment_id: str) -> AgentAssignment | None:
-        from core.adapters.firestore.reads import query
         from core.catalog.models import AgentAssignment
 
         if self._get_doc(org_id, ASSIGNMENTS, assignment_id) is None:
             return None
-        spans = query(self.client, org_id, layout.SPANS, {"assignment_id": assignment_id})
-        totals = assignment_totals(spans)
+        totals = self._assignment_totals(org_id, assignment_id)
 
         def run(txn: Any) -> AgentAssignment | None:
             doc = self._get_doc(org_id, ASSIGNMENTS, assignment_id, txn)
@@ -585,20 +597,3 @@ class FirestoreCatalog(CatalogStore):
             return new
 
         return self._change_message(org_id, message_id, change)
-
-
-def assignment_totals(spans: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """duration, tokens, cost, tool_calls (spans named ``*tool.*``) and turns (LLM spans) over an assignment's
-    spans."""
-    out = {"duration_ms": 0.0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "tool_calls": 0, "turns": 0}
-    for s in spans:
-        out["duration_ms"] += s.get("duration_ms") or 0
-        out["tokens_in"] += s.get("tokens_in") or 0
-        out["tokens_out"] += s.get("tokens_out") or 0
-        out["cost_usd"] += s.get("cost_usd") or 0
-        tool = _TOOL_MARK in (s.get("name") or "").lower()  # SQLite's LIKE ignores ASCII case
-        out["tool_calls"] += tool
-        out["turns"] += (not tool and (s.get("model") is not None or (s.get("tokens_in") or 0) > 0
-                                       or (s.get("tokens_out") or 0) > 0))
-    out["duration_ms"] = sql_round(out["duration_ms"])
-    return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,31 +16,23 @@ if TYPE_CHECKING:
     from core.event_feed import ChangeEventView
     from core.events import ChangeEvent
 
-# The org's sequence document: {"last": n}. Each append reads and bumps it in the transaction that writes the
-# events, so numbers are handed out in commit order (the transaction serialises writers on this document) and
-# the events of one append are consecutive. It is the one document every event writer of an org touches: it
-# caps an org's event appends at roughly one commit per second sustained (Firestore's per-document write rate);
-# bursts beyond that queue up as transaction retries. Events are few per change (never per span), which keeps
-# the rate well under that limit. A number is never reused after retention drops old events.
-SEQ_COLLECTION = "event_seq"
-SEQ_DOC = "counter"
-_MAX_ATTEMPTS = 50  # concurrent appenders of one org contend on the sequence document
+# Event numbers without a shared counter: each event gets a time-ordered id (layout.sequence_id: microseconds x
+# 1000 + random digits, strictly increasing within a process) inside the transaction attempt that writes it, so
+# no document is written by every appender of an org (a counter document caps an org at about one commit per
+# second). Numbers then follow the clock, not the commit order: an append that takes longer to commit can
+# land below a number a reader has already passed. Readers therefore stop at a settle horizon, `settle_s`
+# behind now (default 2 s, far above the time one attempt takes to commit; a retried attempt draws fresh
+# numbers), so every event at or below the horizon is committed before a cursor passes it. Live readers see
+# an event `settle_s` after it happened. A number is never reused after retention drops old events.
+DEFAULT_SETTLE_S = 2.0
 _IN_LIMIT = 30  # Firestore's cap on the values of one `in` filter
 _INT64 = 2**63 - 1
 _DROP_CHUNK = 500  # deletes per batched write
-# Appenders of one org in one process take turns here instead of aborting each other's transactions on the
-# sequence document (retries back off for seconds); across processes the transaction still serialises them.
-_org_locks: dict[str, threading.Lock] = {}
-_org_locks_guard = threading.Lock()
 
 
-def _org_lock(org_id: str) -> threading.Lock:
-    with _org_locks_guard:
-        return _org_locks.setdefault(org_id, threading.Lock())
-
-
-def seq_path(org_id: str) -> str:
-    return layout.org_path(org_id, SEQ_COLLECTION, SEQ_DOC)
+def settle_horizon(settle_s: float) -> int:
+    """The highest event number a reader may pass now (the number space of layout.sequence_id)."""
+    return ((time.time_ns() - int(settle_s * 1e9)) // 1000) * 1000 + 999
 
 
 def event_doc(org_id: str, seq: int, e: ChangeEvent, created_ns: int, dedup_key: str | None,
@@ -53,51 +44,44 @@ def event_doc(org_id: str, seq: int, e: ChangeEvent, created_ns: int, dedup_key:
             layout.TTL_FIELD: layout.expire_at(layout.EVENT_LOG, retention)}
 
 
+Planned = list[tuple[Any, dict[str, Any]]]
+
+
 def append_in_transaction(client: Any, txn: Any, org_id: str, events: list[ChangeEvent],
-                          dedup_key: str | None = None, retention: dict[str, int] | None = None,
-                          ) -> tuple[list[tuple[Any, dict[str, Any]]], Any, int]:
-    """The read half of an append inside the caller's transaction: reads the sequence document and the dedup
-    documents, and returns the writes to make (event refs and documents), the sequence ref and its new value.
-    Call it before the transaction's own writes (Firestore: every read precedes every write), then pass the
-    result to ``write_appended``."""
-    seq_ref = client.document(seq_path(org_id))
+                          dedup_key: str | None = None, retention: dict[str, int] | None = None) -> Planned:
+    """The read half of an append inside the caller's transaction: reads the dedup documents (an event already
+    stored under its key is not appended again) and returns the writes to make (event refs and documents),
+    numbered now. Call it before the transaction's own writes (Firestore: every read precedes every write),
+    then pass the result to ``write_appended``."""
     keys = [f"{dedup_key}#{i}" if dedup_key else None for i in range(len(events))]
     existing: set[str] = set()
     if dedup_key:
         refs = [client.document(layout.org_path(org_id, layout.EVENT_LOG, k)) for k in keys]
         existing = {s.reference.path for s in txn.get_all(refs) if s.exists}
-    snap = seq_ref.get(transaction=txn)
-    last = int((snap.to_dict() or {}).get("last", 0)) if snap.exists else 0
-    # Numbers live in the same time-ordered space as layout.sequence_id (which other writers still use), so a
-    # cursor taken from either kind stays meaningful.
-    nxt = max(last + 1, layout.sequence_id())
     now = time.time_ns()
-    out: list[tuple[Any, dict[str, Any]]] = []
+    out: Planned = []
     for e, key in zip(events, keys, strict=True):
-        path = layout.org_path(org_id, layout.EVENT_LOG, key if key else str(nxt))
+        seq = layout.sequence_id()
+        path = layout.org_path(org_id, layout.EVENT_LOG, key if key else str(seq))
         if path in existing:
             continue
-        out.append((client.document(path), event_doc(org_id, nxt, e, now, key, retention)))
-        nxt += 1
-    return out, seq_ref, nxt - 1
+        out.append((client.document(path), event_doc(org_id, seq, e, now, key, retention)))
+    return out
 
 
-def write_appended(txn: Any, planned: tuple[list[tuple[Any, dict[str, Any]]], Any, int]) -> int:
-    """The write half of ``append_in_transaction``: the events and the bumped sequence; how many were appended."""
-    docs, seq_ref, last = planned
-    if not docs:
-        return 0
-    for ref, doc in docs:
+def write_appended(txn: Any, planned: Planned) -> int:
+    """The write half of ``append_in_transaction``: the events; how many were appended."""
+    for ref, doc in planned:
         txn.set(ref, doc)
-    txn.set(seq_ref, {"last": last})
-    return len(docs)
+    return len(planned)
 
 
 class FirestoreEventLog(EventLogStore):
-    """Appends (one transaction each, numbered by the org's sequence document), cursor reads and retention."""
+    """Appends (one transaction each, time-ordered numbers), cursor reads up to the settle horizon, retention."""
 
     client: Any
     retention: dict[str, int]
+    event_settle_s: float
 
     def _org_col(self, org_id: str, collection: str) -> Any:
         return self.client.collection(f"orgs/{layout.part(org_id) or '~'}/{collection}")
@@ -114,8 +98,7 @@ class FirestoreEventLog(EventLogStore):
             return write_appended(txn, append_in_transaction(client, txn, org_id, events, dedup_key,
                                                              self.retention))
 
-        with _org_lock(org_id):
-            return int(run(client.transaction(max_attempts=_MAX_ATTEMPTS)))
+        return int(run(client.transaction()))
 
     def list_events(self, org_id: str, since: int, limit: int, types: Sequence[str] = (),
                     workspace_id: str | None = None, task_id: str | None = None) -> list[ChangeEventView]:
@@ -136,7 +119,11 @@ class FirestoreEventLog(EventLogStore):
         if wanted and not local_types:
             q = q.where(filter=FieldFilter("type", "in", wanted))
             eq.append("type")
-        q = q.where(filter=FieldFilter("seq", ">", max(min(since, _INT64), -_INT64))).order_by("seq")
+        horizon = settle_horizon(self.event_settle_s)
+        if since >= horizon:
+            return []
+        q = q.where(filter=FieldFilter("seq", ">", max(min(since, _INT64), -_INT64))) \
+            .where(filter=FieldFilter("seq", "<=", horizon)).order_by("seq")
         reads.RECORDED_SHAPES.add(QueryShape(layout.EVENT_LOG, tuple(sorted(eq)), ("seq", "ASCENDING")))
         if not local_types:
             return [_view(s.to_dict()) for s in q.limit(limit).stream()]
@@ -155,9 +142,11 @@ class FirestoreEventLog(EventLogStore):
         from core.adapters.firestore import reads
 
         reads.RECORDED_SHAPES.add(QueryShape(layout.EVENT_LOG, (), ("seq", "DESCENDING")))
+        horizon = settle_horizon(self.event_settle_s)
         docs = list(self._org_col(org_id, layout.EVENT_LOG).order_by("seq", direction="DESCENDING").limit(1)
                     .stream())
-        return int(docs[0].to_dict()["seq"]) if docs else 0
+        # Past the horizon an event with a lower number may still commit: a cursor never starts beyond it.
+        return min(int(docs[0].to_dict()["seq"]), horizon) if docs else 0
 
     def drop_events_before(self, cutoff_ns: int) -> int:
         from google.cloud.firestore_v1.base_query import FieldFilter

@@ -71,6 +71,14 @@ def expire_at(collection: str, retention: dict[str, int] | None = None, now: dat
     return (now or datetime.now(UTC)) + timedelta(days=days)
 
 
+def span_roles(name: str | None, model: str | None, tokens_in: int, tokens_out: int) -> dict[str, bool]:
+    """Derived fields stored on every span document, so an assignment's tool calls and turns are two
+    aggregation queries instead of a read of every span: a tool span's name contains `tool.` (any ASCII case,
+    as SQLite's LIKE); a turn is any other span that names a model or counts tokens."""
+    tool = "tool." in (name or "").lower()
+    return {"tool_span": tool, "turn_span": not tool and (model is not None or tokens_in > 0 or tokens_out > 0)}
+
+
 _seq_lock = threading.Lock()
 _last_seq = 0
 

@@ -32,7 +32,6 @@ SPAN_IDS = "span_ids"
 _IN_LIMIT = 30  # Firestore's cap on the values of one `in` filter
 _MAX_WRITES = 500  # writes per batched write
 _MAX_LIMIT = 2**31 - 1  # Firestore's limit and offset are 32-bit integers
-_MAX_ATTEMPTS = 50  # span writers of one org contend on the event log's sequence document
 _PROMPT_EVENTS = ["claude_code.user_prompt", "gemini_cli.user_prompt", "user_prompt"]
 # The fields a lite span read selects (the blobs attributes, resource_attributes and events are never read).
 _LITE_FIELDS = ["trace_id", "span_id", "parent_span_id", "task_id", "assignment_id", "chain_id", "stage_id",
@@ -59,6 +58,7 @@ def span_doc(org_id: str, s: SpanRecord, retention: dict[str, int] | None) -> Do
             "assignment_id": links.assignment_id, "chain_id": links.chain_id, "stage_id": links.stage_id,
             "message_id": links.message_id, "attributes": s.attributes_json, "resource_attributes": s.resource_json,
             "events": s.events_json, "workspace_key": s.workspace or "unknown",
+            **layout.span_roles(s.name, u.model, u.tokens_in, u.tokens_out),
             layout.TTL_FIELD: layout.expire_at(layout.SPANS, retention)}
 
 
@@ -169,13 +169,10 @@ class FirestoreSpanViews(SpanViewStore):
 
     # -- span writes ---------------------------------------------------------------------------------------------
     def _sv_run(self, org_id: str, body: Any) -> Any:
-        """Run ``body(txn)`` in a transaction; appenders of one org take turns in this process (event sequence)."""
+        """Run ``body(txn)`` in a transaction."""
         from google.cloud import firestore
 
-        from core.adapters.firestore.event_log import _org_lock
-
-        with _org_lock(org_id):
-            return firestore.transactional(body)(self.client.transaction(max_attempts=_MAX_ATTEMPTS))
+        return firestore.transactional(body)(self.client.transaction())
 
     def _sv_task_workspace(self, txn: Any, org_id: str, task_id: str | None) -> str | None:
         if not task_id:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from core import events
@@ -13,7 +13,7 @@ from core.adapters.firestore import layout
 from core.adapters.firestore.catalog import FirestoreCatalog
 from core.adapters.firestore.chains import FirestoreChains
 from core.adapters.firestore.erasure import FirestoreErasure
-from core.adapters.firestore.event_log import FirestoreEventLog
+from core.adapters.firestore.event_log import DEFAULT_SETTLE_S, FirestoreEventLog
 from core.adapters.firestore.hooks import FirestoreHooks
 from core.adapters.firestore.insights import FirestoreInsights
 from core.adapters.firestore.maintenance import FirestoreMaintenance
@@ -164,28 +164,12 @@ def _workspace_of(resource_json: str) -> str | None:
 
 # An event-log append queued in a unit of work: org, events, dedup key, retention.
 _Append = tuple[str, list["ChangeEvent"], str | None, dict[str, int]]
-_APPEND_ATTEMPTS = 50  # writers of one org contend on its sequence document
 
 
 def _plan_appends(client: Any, txn: Any, appends: list[_Append], plan: Callable[..., Any]) -> list[Any]:
-    """The read half of the queued appends, one plan per org: a second append of an org in the same
-    transaction continues after the first one's numbers (both read the same sequence value)."""
-    merged: dict[str, tuple[list[tuple[Any, Doc]], Any, int]] = {}
-    for org, change_events, dedup_key, retention in appends:
-        docs, seq_ref, last = plan(client, txn, org, change_events, dedup_key, retention)
-        if org in merged and docs:
-            prev_docs, _, prev_last = merged[org]
-            shift = max(0, prev_last + 1 - docs[0][1]["seq"])
-            renumbered = []
-            for ref, d in docs:
-                seq = d["seq"] + shift
-                # An event without a dedup key is stored under its number.
-                ref = ref if d["dedup_key"] else client.document(layout.org_path(org, layout.EVENT_LOG, str(seq)))
-                renumbered.append((ref, {**d, "seq": seq}))
-            merged[org] = (prev_docs + renumbered, seq_ref, last + shift)
-        elif org not in merged or not merged[org][0]:
-            merged[org] = (docs, seq_ref, last)
-    return list(merged.values())
+    """The read half of the queued appends (each numbered as it is planned: numbers increase in this process)."""
+    return [plan(client, txn, org, change_events, dedup_key, retention)
+            for org, change_events, dedup_key, retention in appends]
 
 
 class Writes:
@@ -244,7 +228,7 @@ class Writes:
     def _commit_chunk(self, paths: list[str], appends: list[_Append]) -> None:
         from google.cloud import firestore
 
-        from core.adapters.firestore.event_log import _org_lock, append_in_transaction, write_appended
+        from core.adapters.firestore.event_log import append_in_transaction, write_appended
 
         client = self._client
         refs = {p: client.document(p) for p in paths}
@@ -253,7 +237,7 @@ class Writes:
         def run(txn: Any) -> None:
             stored = {s.reference.path: s.to_dict() for s in txn.get_all(list(refs.values())) if s.exists} \
                 if refs else {}
-            # Every read precedes every write: the sequence and dedup documents are read here.
+            # Every read precedes every write: the event log's dedup documents are read here.
             planned = _plan_appends(client, txn, appends, append_in_transaction)
             for p in paths:
                 doc = stored.get(p)
@@ -268,11 +252,7 @@ class Writes:
             for plan in planned:
                 write_appended(txn, plan)
 
-        with ExitStack() as locks:
-            # Appenders of one org in this process take turns (sorted: no lock-order deadlock).
-            for org in sorted({a[0] for a in appends}):
-                locks.enter_context(_org_lock(org))
-            run(client.transaction(max_attempts=_APPEND_ATTEMPTS if appends else 10))
+        run(client.transaction())
 
 
 class _FirestoreUnitOfWork(IngestUnitOfWork):
@@ -372,6 +352,7 @@ class _FirestoreUnitOfWork(IngestUnitOfWork):
                    "workspace": s.workspace or None, **_usage(s.usage), **_links(s.links),
                    "message_id": s.links.message_id, "attributes": s.attributes_json,
                    "resource_attributes": s.resource_json, "events": s.events_json,
+                   **layout.span_roles(s.name, s.usage.model, s.usage.tokens_in, s.usage.tokens_out),
                    layout.TTL_FIELD: ex(layout.SPANS)}
             add(layout.org_path(org, layout.SPANS, s.trace_id, s.span_id), _keep_links(doc))
             add(layout.org_path(org, layout.TRACES, s.trace_id),
@@ -434,14 +415,16 @@ class FirestoreStore(FirestoreCatalog, FirestoreChains, FirestoreEventLog, Fires
     indexes its queries need in indexes.py."""
 
     def __init__(self, project: str, database: str = "(default)", client: Any = None,
-                 retention: dict[str, int] | None = None) -> None:
-        """``retention``: days a fact document lives per collection (layout.RETENTION_DAYS by default)."""
+                 retention: dict[str, int] | None = None, event_settle_s: float = DEFAULT_SETTLE_S) -> None:
+        """``retention``: days a fact document lives per collection (layout.RETENTION_DAYS by default);
+        ``event_settle_s``: how far behind now event-log readers stop (core/adapters/firestore/event_log.py)."""
         if client is None:
             from google.cloud import firestore
 
             client = firestore.Client(project=project, database=database)
         self.client: Any = client
         self.retention = {**layout.RETENTION_DAYS, **(retention or {})}
+        self.event_settle_s = event_settle_s
 
     # -- writes ------------------------------------------------------------------------------------
     @contextmanager
@@ -528,7 +511,7 @@ class FirestoreStore(FirestoreCatalog, FirestoreChains, FirestoreEventLog, Fires
     def save_session_rollup(self, org_id: str, session_id: str, rollup_json: str, computed_ns: int) -> None:
         from google.cloud import firestore
 
-        from core.adapters.firestore.event_log import _org_lock, append_in_transaction, write_appended
+        from core.adapters.firestore.event_log import append_in_transaction, write_appended
 
         client = self.client
         session_ref = client.document(layout.org_path(org_id, layout.SESSIONS, session_id))
@@ -553,14 +536,13 @@ class FirestoreStore(FirestoreCatalog, FirestoreChains, FirestoreEventLog, Fires
             # metrics.updated only when the totals moved: a redelivered batch recomputes the same rollup.
             if doc.get("rollup") != rollup_json:
                 change = events.session_metrics_updated(session_id, task_id, workspace, json.loads(rollup_json))
-                # Numbered from the org's sequence in this transaction (a read: before any write).
+                # Planned (its dedup reads) before any write of the transaction.
                 planned = append_in_transaction(client, txn, org_id, change, retention=self.retention)
             txn.update(session_ref, {"rollup": rollup_json, "rollup_ns": computed_ns})
             if planned is not None:
                 write_appended(txn, planned)
 
-        with _org_lock(org_id):
-            run(client.transaction(max_attempts=_APPEND_ATTEMPTS))
+        run(client.transaction())
 
     # -- pricing -----------------------------------------------------------------------------------
     def iter_priced(self) -> Iterator[tuple[str, str, str, LlmCallRecord]]:
