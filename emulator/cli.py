@@ -276,6 +276,24 @@ def _cloud(args: argparse.Namespace) -> int:
     return cloud_stack.run(store=args.store, port=args.port, data_dir=args.data_dir, project=args.project)
 
 
+def _import(args: argparse.Namespace) -> int:
+    from core.agent_sessions.importer import ImportFailed, ImportOptions, run_import
+
+    options = ImportOptions(root=args.root, url=args.url, key=args.key, state_path=args.state, full=args.full,
+                            dry_run=args.dry_run, quiet=args.quiet)
+    try:
+        report = run_import(options)
+    except ImportFailed as exc:
+        print(f"observatory import: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # the watermark of every file sent so far is already saved
+        print("observatory import: interrupted", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        print(report.summary())
+    return 0
+
+
 def _hook(args: argparse.Namespace) -> int:
     from emulator import hook_client
 
@@ -341,6 +359,20 @@ def main(argv: list[str] | None = None) -> int:
     cl.add_argument("--project", default=os.environ.get("OBSERVATORY_GCP_PROJECT") or None,
                     help="the emulated project id (default: a fresh one)")
     cl.set_defaults(func=_cloud)
+    im = sub.add_parser("import", help="push Claude Code transcripts to the server's agent-session sync, "
+                                       "incrementally (only what changed since the last import)")
+    im.add_argument("--root", type=Path, default=Path.home() / ".claude" / "projects",
+                    help="where the transcripts are (default ~/.claude/projects)")
+    im.add_argument("--url", default=os.environ.get("OBSERVATORY_URL") or "http://127.0.0.1:8080",
+                    help="the server (default $OBSERVATORY_URL or http://127.0.0.1:8080)")
+    im.add_argument("--key", default=os.environ.get("OBSERVATORY_API_KEY") or "",
+                    help="API key with the write scope (default $OBSERVATORY_API_KEY)")
+    im.add_argument("--state", type=Path, default=data_dir / "import-state.json",
+                    help="the watermark file (default <data-dir>/import-state.json)")
+    im.add_argument("--full", action="store_true", help="ignore the watermarks: send every transcript again")
+    im.add_argument("--dry-run", action="store_true", help="parse and count, send nothing, save nothing")
+    im.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    im.set_defaults(func=_import)
     hk = sub.add_parser("hook", help="forward a Claude Code hook payload (stdin) to the server; always exits 0",
                         description="Reads the hook JSON on stdin and posts it to $OBSERVATORY_URL "
                                     "(default http://127.0.0.1:8080)/api/observatory/hooks; prints nothing.")

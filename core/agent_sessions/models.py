@@ -80,6 +80,7 @@ class AgentToolCall(_Model):
     skill_name: str = ""
     result_content: str | None = None
     subagent_session_id: str = ""
+    success: bool | None = None  # None: not known (no result yet, or the source does not say)
 
 
 class GitLink(_Model):

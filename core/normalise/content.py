@@ -12,6 +12,7 @@ CONTENT_KEYS = frozenset({
     "error", "body", "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
     "gen_ai.prompt", "gen_ai.completion", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result",
     "input.value", "output.value", "llm.input_messages", "llm.output_messages", "bash_command",
+    "response_text", "request_text",  # Gemini CLI api_response / api_request when content logging is on
 })
 
 
