@@ -273,7 +273,8 @@ def _pubsub_dlq(args: argparse.Namespace, project: str) -> int:
 def _cloud(args: argparse.Namespace) -> int:
     from emulator import cloud_stack
 
-    return cloud_stack.run(store=args.store, port=args.port, data_dir=args.data_dir, project=args.project)
+    return cloud_stack.run(store=args.store, port=args.port, data_dir=args.data_dir, project=args.project,
+                           analytics=_local_analytics(args.data_dir))
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from core.routes import ROUTES, WORKERS
+from core.routes import ANALYTICS_FUNCTIONS, ROUTES, WORKERS
 from emulator import gcloud, pubsub_setup
 from emulator.gcloud import Emulator
 from emulator.router import Router
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "main.py"
+ANALYTICS_HOST = "analytics"  # the process hosting ANALYTICS_FUNCTIONS when analytics is embedded (chdb)
 HTTP_FUNCTIONS: tuple[str, ...] = tuple(dict.fromkeys(route.function for route in ROUTES))
 # WAL checkpoints of the shared SQLite file run in one process: the aggregate worker's (it writes most).
 CHECKPOINT_OWNER = "aggregate"
@@ -107,7 +108,9 @@ class CloudStack:
                  functions: Sequence[str] | None = None, router_port: int = 0,
                  pubsub: Emulator | None = None, firestore: Emulator | None = None,
                  start_firestore: bool = True, env: Mapping[str, str] | None = None,
-                 log_dir: Path | None = None, ready_timeout_s: float = 60.0) -> None:
+                 log_dir: Path | None = None, ready_timeout_s: float = 60.0, analytics: str = "") -> None:
+        """``analytics``: the OBSERVATORY_CLICKHOUSE_URL every function gets (empty: analytics off). With an
+        embedded `chdb://` DSN, the functions touching analytics share one process."""
         if store not in STORES:
             raise ValueError(f"store must be one of {', '.join(STORES)}, got {store!r}")
         unknown = sorted(set(functions or ()) - set(HTTP_FUNCTIONS))
@@ -120,6 +123,7 @@ class CloudStack:
         self.http_functions = tuple(functions) if functions is not None else HTTP_FUNCTIONS
         self.router_port = router_port
         self.extra_env = dict(env or {})
+        self.analytics = analytics
         self.ready_timeout_s = ready_timeout_s
         self.pubsub = pubsub
         self.firestore = firestore
@@ -204,6 +208,7 @@ class CloudStack:
             # No outbox thread anywhere (Pub/Sub delivers); WAL checkpoints in exactly one process.
             "OBSERVATORY_BUS_DRAINER": "thread" if name == CHECKPOINT_OWNER else "external",
             "WORKERS": "1",  # one process per function, as one instance per function in the cloud
+            "OBSERVATORY_CLICKHOUSE_URL": self.analytics or "off",
             "PYTHONUNBUFFERED": "1",
         })
         return env
@@ -221,18 +226,25 @@ class CloudStack:
     def _start_functions(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         targets = [(f, "http") for f in self.http_functions] + [(w, "cloudevent") for w in WORKERS]
+        shared = self.analytics.startswith("chdb:")
+        if shared:
+            host = self._spawn(ANALYTICS_HOST, "http", source=ROOT / "emulator" / "analytics_host.py",
+                               target="analytics_host")
+            targets = [t for t in targets if t[0] not in ANALYTICS_FUNCTIONS]
         # Start them all, then wait for them all: their imports overlap.
         for name, signature in targets:
             self.processes[name] = self._spawn(name, signature)
+        if shared:
+            self.processes.update({f: host for f in ANALYTICS_FUNCTIONS if f in self.http_functions or f in WORKERS})
         deadline = time.monotonic() + self.ready_timeout_s
-        for process in self.processes.values():
+        for process in {id(p): p for p in self.processes.values()}.values():
             _wait_ready(process, deadline)
 
-    def _spawn(self, name: str, signature: str) -> FunctionProcess:
+    def _spawn(self, name: str, signature: str, source: Path = SOURCE, target: str = "") -> FunctionProcess:
         port = gcloud.free_port()
         log_path = self.log_dir / f"{name}.log"
         log_file = open(log_path, "wb")  # noqa: SIM115 - owned by the FunctionProcess, closed on stop()
-        command = [sys.executable, "-m", "functions_framework", f"--target={name}", f"--source={SOURCE}",
+        command = [sys.executable, "-m", "functions_framework", f"--target={target or name}", f"--source={source}",
                    f"--signature-type={signature}", "--host=127.0.0.1", f"--port={port}"]
         proc = subprocess.Popen(command, cwd=ROOT, env=self.function_env(name), stdin=subprocess.DEVNULL,
                                 stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
@@ -254,10 +266,11 @@ def _wait_ready(process: FunctionProcess, deadline: float) -> None:
     raise RuntimeError(f"function {process.name} not ready in time: {process.log_tail()}")
 
 
-def run(store: str = "sqlite", port: int = 8080, data_dir: Path | None = None, project: str | None = None) -> int:
+def run(store: str = "sqlite", port: int = 8080, data_dir: Path | None = None, project: str | None = None,
+        analytics: str = "") -> int:
     """`observatory cloud`: run the stack in the foreground until Ctrl-C or SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    stack = CloudStack(store=store, data_dir=data_dir, project=project, router_port=port)
+    stack = CloudStack(store=store, data_dir=data_dir, project=project, router_port=port, analytics=analytics)
 
     def terminate(*_: object) -> None:
         raise KeyboardInterrupt
