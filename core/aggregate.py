@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from core.ports.store import Store
 from core.pricing import PriceTable
@@ -14,7 +15,12 @@ from core.sessions import session_summary
 log = logging.getLogger(__name__)
 
 
-def handle_ingested(store: Store, prices: PriceTable, payloads: list[bytes]) -> int:
+# Called with (org, session, rollup JSON, computed_ns) after each session recompute: the analytics export.
+RollupSink = Callable[[str, str, str, int], None]
+
+
+def handle_ingested(store: Store, prices: PriceTable, payloads: list[bytes], rollups: RollupSink | None = None
+                    ) -> int:
     """One recompute per touched session and per touched task (with its agent assignments) per delivery; safe
     under redelivery (a recompute is a pure function of the stored facts, and an older session result never
     overwrites a newer one). A recompute that changed a session rollup or a task's totals appends one
@@ -39,7 +45,10 @@ def handle_ingested(store: Store, prices: PriceTable, payloads: list[bytes]) -> 
         computed_ns = time.time_ns()
         summary = session_summary(store, prices, org_id, session_id)
         if summary is not None:
-            store.save_session_rollup(org_id, session_id, summary.model_dump_json(), computed_ns)
+            rollup = summary.model_dump_json()
+            store.save_session_rollup(org_id, session_id, rollup, computed_ns)
+            if rollups is not None:
+                rollups(org_id, session_id, rollup, computed_ns)
     for org_id, task_id in sorted(tasks):
         recompute_task(store, org_id, task_id)
     return len(touched) + len(tasks)

@@ -24,6 +24,11 @@ class BadParameter(CoreError):
     """A query or path parameter is malformed; the message names it."""
 
 
+class InvalidCursor(BadParameter, ValueError):
+    """A pagination cursor that does not decode (400). Also a ValueError, so a pydantic validator that raises it
+    reports the parameter like any other malformed value."""
+
+
 class UnsupportedMediaType(CoreError):
     status = 415
 
@@ -65,3 +70,9 @@ class StorageUnavailable(CoreError):
 
     status = 503
     retryable = True
+
+
+class AnalyticsNotConfigured(CoreError):
+    """A route of the analytics store on a deployment without one (OBSERVATORY_CLICKHOUSE_URL unset)."""
+
+    status = 503

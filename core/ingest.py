@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -121,7 +122,7 @@ class IngestService:
 def _bus_payload(batch: Batch, signal: Signal, with_records: bool) -> bytes:
     """What the workers need: the org and the entities the batch touched (to recompute), and with analytics
     the records themselves (to export)."""
-    message = {
+    message: dict[str, Any] = {
         "org_id": batch.org_id,
         "signal": signal,
         "session_ids": sorted(batch.sessions),
@@ -131,5 +132,7 @@ def _bus_payload(batch: Batch, signal: Signal, with_records: bool) -> bytes:
                    "tool_calls": len(batch.tool_calls), "metric_points": len(batch.metric_points)},
     }
     if with_records:
+        # The stored time orders the analytics rewrites of this batch's rows (the same on every redelivery).
+        message["stored_ns"] = time.time_ns()
         message.update(record_lists(batch))
     return orjson.dumps(message, default=encode_extra)

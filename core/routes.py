@@ -164,9 +164,10 @@ ROUTES: tuple[Route, ...] = (
 # CloudEvent functions (Pub/Sub push): entry points in functions/<name>.py, not HTTP routes.
 WORKERS: tuple[str, ...] = ("aggregate", "export_clickhouse", "retention")
 
-# Every function that touches the Analytics port. Embedded ClickHouse opens in one process only (DESIGN §8), so
-# where analytics is embedded these share one process: the local stack forwards their requests to it.
-ANALYTICS_FUNCTIONS: tuple[str, ...] = ("agent_sessions", "insights", "export_clickhouse")
+# Every function that touches the Analytics port (the aggregate worker exports the session rollups it recomputes).
+# Embedded ClickHouse opens in one process only (DESIGN §8), so where analytics is embedded these share one
+# process: the local stack forwards their requests to it, the emulated cloud hosts them together.
+ANALYTICS_FUNCTIONS: tuple[str, ...] = ("agent_sessions", "insights", "export_clickhouse", "aggregate")
 
 
 def match(path: str, function: str | None = None) -> list[tuple[Route, dict[str, str]]]:

@@ -12,7 +12,9 @@ import flask
 from core.workers import MESSAGE_PUBLISHED
 from emulator.local_server import local_stack
 
-_PUSH_PREFIX = "/projects/"  # emulator/pubsub_setup.push_endpoint: <url>/projects/<p>/topics/<t>
+# Pushes arrive at <host>/workers/<worker>/projects/<p>/topics/<t> (emulator/cloud_stack.py names the worker, since
+# two workers subscribe to one topic; pubsub_setup.push_endpoint appends the topic).
+_PUSH_PREFIX = "/workers/"
 
 
 @dataclass(frozen=True)
@@ -27,16 +29,19 @@ class PushEvent:
 
 
 def analytics_host(request: flask.Request) -> flask.Response:
-    if request.method == "POST" and request.path.startswith(_PUSH_PREFIX) and "/topics/" in request.path:
+    if request.method == "POST" and request.path.startswith(_PUSH_PREFIX):
         from functions._workers import workers
 
+        worker, _, topic_path = request.path[len(_PUSH_PREFIX):].partition("/")
+        if worker not in ("aggregate", "export_clickhouse"):
+            return flask.Response(f"no worker {worker!r} here", status=404)
         try:
             body = json.loads(request.get_data())
             message = body["message"]
         except (ValueError, KeyError, TypeError):
             return flask.Response("not a Pub/Sub push", status=400)
         event = PushEvent({"message": message, "subscription": body.get("subscription", "")},
-                          f"//pubsub.googleapis.com{request.path}")
-        workers().export_clickhouse(event)  # raises (500: redelivered) on a transient failure
+                          f"//pubsub.googleapis.com/{topic_path}")
+        getattr(workers(), worker)(event)  # raises (500: redelivered) on a transient failure
         return flask.Response("", status=204)
     return local_stack(request)

@@ -144,7 +144,7 @@ class CloudStack:
                 pubsub_setup.setup(self.project)  # topics first: ingest publishes from its first request
             self._start_functions()
             with _environment(self.client_env()):
-                worker_urls = {w: self.processes[w].url for w in WORKERS}
+                worker_urls = {w: self.worker_url(w) for w in WORKERS}
                 self.topology = pubsub_setup.setup(self.project, worker_urls)
             self.router = Router({f: p.url for f, p in self.processes.items() if f in self.http_functions},
                                  port=self.router_port).start()
@@ -185,8 +185,10 @@ class CloudStack:
         return self.router.url
 
     def worker_url(self, worker: str) -> str:
-        """A worker process's own URL (a test posts a push body to it directly, as Pub/Sub would)."""
-        return self.processes[worker].url
+        """A worker's push URL (a test posts a push body to it directly, as Pub/Sub would): its own process's, or
+        its path on the analytics host."""
+        process = self.processes[worker]
+        return f"{process.url}/workers/{worker}" if process.name == ANALYTICS_HOST else process.url
 
     def client_env(self) -> dict[str, str]:
         """What a Google client needs to reach this stack's emulators and project."""
@@ -206,7 +208,7 @@ class CloudStack:
             "OBSERVATORY_DATA_DIR": str(self.data_dir),  # every process shares the one SQLite data dir
             "OBSERVATORY_BUS": "pubsub",
             # No outbox thread anywhere (Pub/Sub delivers); WAL checkpoints in exactly one process.
-            "OBSERVATORY_BUS_DRAINER": "thread" if name == CHECKPOINT_OWNER else "external",
+            "OBSERVATORY_BUS_DRAINER": "thread" if name == self._checkpoint_owner else "external",
             "WORKERS": "1",  # one process per function, as one instance per function in the cloud
             "OBSERVATORY_CLICKHOUSE_URL": self.analytics or "off",
             "PYTHONUNBUFFERED": "1",
@@ -222,6 +224,11 @@ class CloudStack:
         if self.firestore is None and self._want_firestore:
             self.firestore = gcloud.start_firestore(log_dir=self.log_dir)
             self._owned.append(self.firestore)
+
+    @property
+    def _checkpoint_owner(self) -> str:
+        return ANALYTICS_HOST if self.analytics.startswith("chdb:") and CHECKPOINT_OWNER in ANALYTICS_FUNCTIONS \
+            else CHECKPOINT_OWNER
 
     def _start_functions(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

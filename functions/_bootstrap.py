@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.adapters.local_bus import OutboxBus
+from core.adapters.null_analytics import NullAnalytics
 from core.adapters.sqlite import SqliteStore
-from core.aggregate import handle_ingested
+from core.aggregate import RollupSink, handle_ingested
 from core.auth import KeyResolver
 from core.config import Settings, get_settings
 from core.ingest import IngestService
+from core.ports.analytics import Analytics
 from core.ports.bus import TELEMETRY_INGESTED
+from core.ports.insights import InsightStore
 from core.ports.store import Store
 from core.pricing import PriceTable
 from core.span_filter import SpanFilter
@@ -33,6 +36,26 @@ class Container:
     ingest: IngestService
     pubsub: PubsubBus | None = None  # with OBSERVATORY_BUS=pubsub: the process's one publisher (relay, dead letters)
 
+    @functools.cached_property
+    def analytics(self) -> Analytics:
+        """Opened on first use: a process that never touches analytics (an ingest function, or an HTTP process of
+        the local stack that forwards the analytics routes) never opens it."""
+        if not self.settings.clickhouse_url:
+            return NullAnalytics()
+        from core.adapters.clickhouse.analytics import ClickHouseAnalytics
+
+        return ClickHouseAnalytics(self.settings.clickhouse_url, ttl_days=self.settings.analytics_ttl_days)
+
+    @functools.cached_property
+    def insights(self) -> InsightStore:
+        """Where the insights API aggregates: the analytics history when configured (a cloud deployment never
+        aggregates in Firestore), else the Store."""
+        if not self.settings.clickhouse_url:
+            return self.store
+        from core.insights.split import SplitInsights
+
+        return SplitInsights(self.analytics.facts, self.store)
+
 
 def build(settings: Settings) -> Container:
     store: Store
@@ -45,11 +68,21 @@ def build(settings: Settings) -> Container:
         store = SqliteStore(settings.sqlite_path, checkpoint_in_process=settings.bus_drainer == "thread")
     prices = PriceTable.load(settings.price_overrides or None)
     bus = OutboxBus(store, poll_s=settings.bus_poll_s)
+    holder: list[Container] = []  # the handlers reach the container's analytics, opened on first delivery
 
     def aggregate(payloads: list[bytes]) -> None:
-        handle_ingested(store, prices, payloads)
+        handle_ingested(store, prices, payloads, rollups=rollup_sink(holder) if settings.clickhouse_url else None)
 
     bus.subscribe(TELEMETRY_INGESTED, aggregate)
+    if settings.clickhouse_url:
+
+        def export(payloads: list[bytes]) -> None:
+            from core.analytics_export import export_payload  # lazy: pydantic session models, not on cold start
+
+            for payload in payloads:
+                export_payload(holder[0].analytics, payload)
+
+        bus.subscribe(TELEMETRY_INGESTED, export)
     after_store = None
     pubsub = None
     if settings.bus == "pubsub":  # the cloud: every stored batch is relayed to Pub/Sub before ingest answers
@@ -58,9 +91,22 @@ def build(settings: Settings) -> Container:
 
         pubsub = PubsubBus(settings.gcp_project, timeout_s=settings.publish_timeout_s)
         after_store = OutboxRelay(store, pubsub).relay
-    ingest = IngestService(store, prices, SpanFilter.from_env(), settings.llm_join_window_s, after_store)
+    ingest = IngestService(store, prices, SpanFilter.from_env(), settings.llm_join_window_s, after_store,
+                           export_records=bool(settings.clickhouse_url))
     keys = KeyResolver.from_config(settings.api_keys, settings.api_keys_file)
-    return Container(settings, store, bus, prices, keys, ingest, pubsub)
+    built = Container(settings, store, bus, prices, keys, ingest, pubsub)
+    holder.append(built)
+    return built
+
+
+def rollup_sink(holder: list[Container]) -> RollupSink:
+    """Session rollups recomputed by the aggregate worker, exported to the container's analytics."""
+    def sink(org_id: str, session_id: str, rollup: str, computed_ns: int) -> None:
+        from core.analytics_export import export_rollup
+
+        export_rollup(holder[0].analytics, org_id, session_id, rollup, computed_ns)
+
+    return sink
 
 
 @functools.cache
@@ -81,6 +127,8 @@ def reset() -> None:
     if container.cache_info().currsize:
         c = container()
         c.bus.stop()
+        if "analytics" in c.__dict__:
+            c.analytics.close()
         if c.pubsub is not None:
             c.pubsub.close()
         c.store.close()

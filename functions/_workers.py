@@ -5,6 +5,7 @@ Environment variables (read here until core/config.py carries them):
   OBSERVATORY_GCP_PROJECT         Google Cloud project of the Pub/Sub topics (falls back to GOOGLE_CLOUD_PROJECT)
   OBSERVATORY_PUBLISH_TIMEOUT_S   seconds a publish may take before ingest answers 503; default 30
   OBSERVATORY_CLICKHOUSE_URL      the analytics store; unset = exports are dropped with a log line per message
+                                  (the container's `analytics`)
 Topics are fixed: `telemetry-ingested`, `maintenance` and their `-dlq` dead-letter topics.
 """
 
@@ -14,14 +15,12 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from core.adapters.null_analytics import NullAnalytics
 from core.aggregate import handle_ingested
 from core.config import Settings
-from core.ports.analytics import Analytics
 from core.ports.bus import TELEMETRY_INGESTED
 from core.retention import run_retention
 from core.workers import MAINTENANCE, DeadLetterSink, PubsubMessage, Worker, logging_dead_letter, parse_org_message
-from functions._bootstrap import Container, container
+from functions._bootstrap import Container, container, rollup_sink
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,6 @@ log = logging.getLogger(__name__)
 class Workers:
     container: Container
     settings: Settings
-    analytics: Analytics
     dead_letter: DeadLetterSink
     aggregate: Worker
     export_clickhouse: Worker
@@ -46,22 +44,24 @@ def build(c: Container, settings: Settings) -> Workers:
             bus.publish_message(topic, data, attributes)
 
         dead_letter = publish_dead_letter
-    # The ClickHouse adapter arrives with its own issue; until then every export is dropped, loudly.
-    analytics: Analytics = NullAnalytics()
+    # Analytics opens on the first export or rollup (a retention process never opens it).
+    rollups = rollup_sink([c]) if settings.clickhouse_url else None
 
     def aggregate(message: PubsubMessage) -> None:
         parse_org_message(message.data)
-        handle_ingested(c.store, c.prices, [message.data])
+        handle_ingested(c.store, c.prices, [message.data], rollups=rollups)
 
     def export(message: PubsubMessage) -> None:
-        analytics.export_batch(parse_org_message(message.data)["org_id"], message.data)
+        from core.analytics_export import export_message
+
+        export_message(c.analytics, parse_org_message(message.data))
 
     def retention(message: PubsubMessage) -> None:
         # Cloud Scheduler's message only says "now": every org's expired rows go, in chunks, idempotently.
         report = run_retention(c.store)
         log.info("retention (message %s): %s", message.message_id, report)
 
-    return Workers(c, settings, analytics, dead_letter,
+    return Workers(c, settings, dead_letter,
                    Worker("aggregate", TELEMETRY_INGESTED, aggregate, dead_letter),
                    Worker("export_clickhouse", TELEMETRY_INGESTED, export, dead_letter),
                    Worker("retention", MAINTENANCE, retention, dead_letter))

@@ -10,14 +10,14 @@ from functions._api import Operation, serve
 
 OPERATIONS: dict[str, Operation] = {
     "metrics_summary": Operation(
-        lambda c: service.metrics_summary(c.services.store, c.org_id, c.params), MetricsSummary, InsightQuery),
+        lambda c: service.metrics_summary(c.services.insights, c.org_id, c.params), MetricsSummary, InsightQuery),
     "provider_comparison": Operation(
-        lambda c: service.provider_comparison(c.services.store, c.org_id, c.params), ProviderComparisonList,
+        lambda c: service.provider_comparison(c.services.insights, c.org_id, c.params), ProviderComparisonList,
         InsightQuery),
     "breakdown": Operation(
-        lambda c: service.breakdown(c.services.store, c.org_id, c.path["dimension"], c.params), Breakdown,
+        lambda c: service.breakdown(c.services.insights, c.org_id, c.path["dimension"], c.params), Breakdown,
         InsightQuery),
-    "heatmap": Operation(lambda c: service.heatmap(c.services.store, c.org_id, c.params), Heatmap, InsightQuery),
+    "heatmap": Operation(lambda c: service.heatmap(c.services.insights, c.org_id, c.params), Heatmap, InsightQuery),
 }
 
 
