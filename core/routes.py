@@ -37,6 +37,10 @@ def _r(method: str, path: str, function: str, operation: str, summary: str) -> R
     return Route(method, f"{_API}{path}", function, operation, summary)
 
 
+def _v1(method: str, path: str, operation: str, summary: str) -> Route:
+    return Route(method, f"/api/v1{path}", "agent_sessions", operation, summary)
+
+
 # Literal paths come before parameterised siblings (`/spans/enriched` before `/spans/{span_id}`).
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/healthz", "healthz", "healthz", "Readiness probe"),
@@ -158,6 +162,31 @@ ROUTES: tuple[Route, ...] = (
     # -- legacy JSON ingest (function `legacy_ingest`) -----------------------------------------------
     _r("POST", "/ingest/claude", "legacy_ingest", "ingest_claude", "Session totals as ClaudeMetrics JSON"),
     _r("POST", "/ingest/otel", "legacy_ingest", "ingest_otel", "Gemini-style JSON spans"),
+    # -- the agent-session store (function `agent_sessions`, on the Analytics port) -----------------------------
+    _v1("GET", "/sessions", "v1_list_sessions", "Browsable agent sessions, newest first, cursor-paged"),
+    _v1("GET", "/sessions/{session_id}", "v1_get_session", "One agent session with its commit count"),
+    _v1("GET", "/sessions/{session_id}/messages", "v1_session_messages", "Messages with their tool calls"),
+    _v1("GET", "/sessions/{session_id}/gitlinks", "v1_session_git_links", "Commits and PRs of a session"),
+    _v1("GET", "/sessions/{session_id}/stars", "v1_session_stars", "Stars of a session"),
+    _v1("POST", "/sessions/{session_id}/stars", "v1_star_session", "Star a session for a user"),
+    _v1("DELETE", "/sessions/{session_id}/stars", "v1_unstar_session", "Withdraw a user's star"),
+    _v1("GET", "/sessions/{session_id}/pins", "v1_session_pins", "Pinned messages of a session"),
+    _v1("POST", "/sessions/{session_id}/pins", "v1_pin_message", "Pin a message for a user (with a note)"),
+    _v1("DELETE", "/sessions/{session_id}/pins", "v1_unpin_message", "Withdraw a user's pin"),
+    _v1("GET", "/session-deletes", "v1_session_deletes", "Sessions users deleted"),
+    _v1("POST", "/session-deletes", "v1_delete_session", "Record a user's deletion of a session"),
+    _v1("DELETE", "/session-deletes", "v1_undelete_session", "Withdraw a user's deletion"),
+    _v1("GET", "/users", "v1_users", "Users of browsable sessions"),
+    _v1("GET", "/projects", "v1_projects", "Projects of browsable sessions"),
+    _v1("GET", "/agents", "v1_agents", "Agent types of browsable sessions"),
+    _v1("GET", "/search", "v1_search", "Search messages and tool calls (snippets with highlights)"),
+    _v1("GET", "/gitlinks", "v1_git_links", "Sessions behind a commit (sha) or pull request (pr)"),
+    _v1("GET", "/analytics/usage", "v1_usage", "Sessions, messages, commits and tokens per user"),
+    _v1("GET", "/analytics/heatmap", "v1_heatmap", "Sessions by day of week and hour"),
+    _v1("GET", "/analytics/tools", "v1_tools", "The 20 most used tools"),
+    _v1("GET", "/analytics/daily", "v1_daily", "Sessions, messages and output tokens per day"),
+    _v1("GET", "/analytics/tokens-by-model", "v1_tokens_by_model", "Output and context tokens per model"),
+    _v1("POST", "/sync", "v1_sync", "Push sessions, messages and tool calls (secrets masked, git links extracted)"),
 )
 
 

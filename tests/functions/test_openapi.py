@@ -3,8 +3,10 @@ never get a 5xx and always get a documented status with a body matching the docu
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
@@ -18,6 +20,13 @@ from core.routes import ROUTES
 from functions._openapi import openapi_document
 
 schema = schemathesis.openapi.from_dict(openapi_document())
+
+
+@pytest.fixture(autouse=True)
+def analytics_on(monkeypatch: pytest.MonkeyPatch, analytics_engine_dir: Path) -> None:
+    """Every route served as the local stack serves it: analytics (the /api/v1 routes, the insights) on embedded
+    ClickHouse, one database for the whole run (the checks are about shapes, not contents)."""
+    monkeypatch.setenv("OBSERVATORY_CLICKHOUSE_URL", f"chdb://{analytics_engine_dir}?database=openapi")
 
 
 def test_the_document_lists_every_route_once(client: Any) -> None:

@@ -17,7 +17,9 @@ SESSION = "sess-isolation-a-0001"
 
 
 @pytest.fixture
-def keys(monkeypatch: pytest.MonkeyPatch) -> None:
+def keys(monkeypatch: pytest.MonkeyPatch, analytics_dsn: str) -> None:
+    # Analytics on, as the local stack runs: the /api/v1 routes and the insights on embedded ClickHouse.
+    monkeypatch.setenv("OBSERVATORY_CLICKHOUSE_URL", analytics_dsn)
     monkeypatch.setenv("OBSERVATORY_API_KEYS", json.dumps({"keys": [
         {"key": "key-a", "org": "org-a", "scopes": ["ingest", "read", "write"]},
         {"key": "key-b", "org": "org-b", "scopes": ["ingest", "read", "write"]},
@@ -51,6 +53,15 @@ def _seed_org_a(client: Any) -> dict[str, str]:
     hook = {"hook_event_name": "PreToolUse", "session_id": SESSION, "cwd": "/a", "tool_name": "Bash",
             "tool_use_id": "toolu_hook_a", "tool_input": {"command": "ls"}}
     assert client.post("/api/observatory/hooks", json=hook, headers=A).status_code == 200
+    sync = {"sessions": [{"id": SESSION, "user_id": "a@example.com", "project_name": "proj-a",
+                          "started_at": "2026-01-02T03:04:05Z", "user_message_count": 1}],
+            "messages": [{"session_id": SESSION, "ordinal": 0, "role": "user", "content": "secret-a prompt"}],
+            "tool_calls": [{"session_id": SESSION, "message_ordinal": 0, "tool_use_id": "toolu_sync_a",
+                            "tool_name": "Bash", "input_json": '{"command": "git commit -m x"}',
+                            "result_content": "[main 1a2b3c4d] x"}]}
+    assert client.post("/api/v1/sync", json=sync, headers=A).status_code == 200
+    assert client.post(f"/api/v1/sessions/{SESSION}/stars", json={"user_id": "a@example.com"}, headers=A
+                       ).status_code == 204
     _bootstrap.container().bus.drain()  # the aggregate worker's pass: rollups, task totals, span ids
     return {
         "trace_id": trace.resource_spans[0].scope_spans[0].spans[0].trace_id.hex(),
@@ -66,6 +77,10 @@ def _path(route: Route, ids: dict[str, str]) -> str:
         path = path.replace("{" + name + "}", ids[name])
     if route.operation == "lookup_chain":
         path += f"?task_id={ids['task_id']}"
+    if route.operation == "v1_search":
+        path += "?q=secret-a"
+    if route.operation == "v1_git_links":
+        path += "?sha=1a2b3c4d"
     return path
 
 

@@ -19,6 +19,7 @@ class ClickHouseAnalytics(Analytics):
         self._history = ClickHouseHistory(self.connection, ttl_days=ttl_days)
         self._facts = ClickHouseFactInsights(self.connection)
         self._sessions = ClickHouseAgentSessions(self.connection, ttl_days=ttl_days)
+        self._sessions.ensure_schema()
 
     @property
     def configured(self) -> bool:
