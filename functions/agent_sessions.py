@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import flask
+from pydantic import Field
 
 from core.agent_sessions import responses as r
 from core.agent_sessions.models import SyncBatch, SyncResult
@@ -33,7 +34,7 @@ def _known(c: Call, session_id: str | None = None) -> AgentSessionStore:
     """The store, once the session named by the path (or `session_id`) is one of the caller's org: a session of
     another org, or none, is a 404 for its sub-resources and marks too."""
     store = _s(c)
-    store.get_session(c.org_id, session_id or c.path["session_id"])
+    store.get_session(c.org_id, c.path["session_id"] if session_id is None else session_id)
     return store
 
 
@@ -67,7 +68,7 @@ def _session_delete(c: Call, on: bool) -> None:
 
 
 class _DeleteParam(r.UserParam):
-    session_id: str
+    session_id: str = Field(min_length=1, max_length=256)
 
 
 OPERATIONS: dict[str, Operation] = {
