@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+_U32 = 2**32 - 1  # counts are UInt32 columns
+_I64 = 2**63 - 1  # token counts: 64-bit columns
 MAX_SYNC_ITEMS = 20_000  # per list in one sync request; a client splits larger uploads
 
 
@@ -39,15 +41,15 @@ class AgentSession(_Model):
     first_message: str = ""
     started_at: Time | None = None
     ended_at: Time | None = None
-    message_count: int = Field(0, ge=0)
-    user_message_count: int = Field(0, ge=0)
+    message_count: int = Field(0, ge=0, le=_U32)
+    user_message_count: int = Field(0, ge=0, le=_U32)
     parent_session_id: str = ""  # a subagent's parent; such sessions are not "browsable"
     relationship_type: str = ""
     machine: str = ""
     source_created_at: str = ""
     display_name: str = ""
-    total_output_tokens: int = Field(0, ge=0)
-    peak_context_tokens: int = Field(0, ge=0)
+    total_output_tokens: int = Field(0, ge=0, le=_I64)
+    peak_context_tokens: int = Field(0, ge=0, le=_I64)
 
 
 class AgentMessage(_Model):
@@ -61,8 +63,8 @@ class AgentMessage(_Model):
     has_tool_use: bool = False
     model: str = ""
     token_usage: str = ""  # the source's usage object as a JSON string
-    context_tokens: int = Field(0, ge=0)
-    output_tokens: int = Field(0, ge=0)
+    context_tokens: int = Field(0, ge=0, le=_I64)
+    output_tokens: int = Field(0, ge=0, le=_I64)
 
     @property
     def key(self) -> str:

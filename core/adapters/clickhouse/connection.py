@@ -89,8 +89,11 @@ class AnalyticsConnection:
             else:
                 # Connect to `default` first: a hosted server rejects a handshake naming a database that does not
                 # exist yet (the seed does the same).
+                # No session id: a server refuses concurrent queries in one session, and the adapters share the
+                # client across threads.
                 client = clickhouse_connect.get_client(host=d.host, port=d.port, username=d.username,
-                                                       password=d.password, secure=d.secure, database="default")
+                                                       password=d.password, secure=d.secure, database="default",
+                                                       autogenerate_session_id=False)
             client.command(f"CREATE DATABASE IF NOT EXISTS `{d.database}`")
         except Exception as exc:
             raise StorageUnavailable(f"cannot open ClickHouse ({d.kind}): {type(exc).__name__}") from exc

@@ -1,0 +1,88 @@
+"""The agent-session write paths: a client's sync batch and an ingested OTLP batch, masked, linked and stored.
+
+Secrets are masked here, the one place every source passes (the transcript importer sends raw text), and git
+links are extracted from the masked tool calls (masking never hides a commit id or a PR URL)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+
+from core.agent_sessions.from_telemetry import SessionRows, merge_session, sessions_from_batch
+from core.agent_sessions.gitlinks import extract_git_links
+from core.agent_sessions.models import AgentSession, AgentToolCall, GitLink, SyncBatch, SyncResult
+from core.errors import NotFound
+from core.ports.agent_sessions import AgentSessionStore
+from core.records import Batch
+from core.redact import mask_secrets
+
+
+class _Masker:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def text(self, value: str) -> str:
+        masked, found = mask_secrets(value)
+        self.count += sum(found.values())
+        return masked
+
+    def optional(self, value: str | None) -> str | None:
+        return None if value is None else self.text(value)
+
+
+def _masked(rows: SessionRows | SyncBatch, masker: _Masker) -> SessionRows:
+    return SessionRows(
+        sessions=[s.model_copy(update={"first_message": masker.text(s.first_message)}) for s in rows.sessions],
+        messages=[m.model_copy(update={"content": masker.text(m.content)}) for m in rows.messages],
+        tool_calls=[t.model_copy(update={"input_json": masker.text(t.input_json),
+                                         "result_content": masker.optional(t.result_content)})
+                    for t in rows.tool_calls])
+
+
+def _git_links(sessions: Sequence[AgentSession], tool_calls: Sequence[AgentToolCall],
+               users: dict[str, str]) -> list[GitLink]:
+    by_session: dict[str, list[AgentToolCall]] = defaultdict(list)
+    for t in tool_calls:
+        by_session[t.session_id].append(t)
+    known = {s.id: s.user_id for s in sessions} | users
+    links: list[GitLink] = []
+    for session_id, calls in by_session.items():
+        links += extract_git_links(session_id, known.get(session_id, ""), calls)
+    return links
+
+
+def sync(store: AgentSessionStore, org_id: str, batch: SyncBatch) -> SyncResult:
+    """Store a client's batch: sessions replace their stored row, messages and tool calls are upserted by key.
+    A retried request (same content) is a no-op at insert time; a replayed one later still changes nothing."""
+    masker = _Masker()
+    rows = _masked(batch, masker)
+    links = _git_links(rows.sessions, rows.tool_calls, {})
+    batch_id = hashlib.sha256(f"{org_id}\n{batch.model_dump_json()}".encode()).hexdigest()
+    store.write_batch(org_id, rows.sessions, rows.messages, rows.tool_calls, links, batch_id=batch_id)
+    return SyncResult(sessions=len(rows.sessions), messages=len(rows.messages), tool_calls=len(rows.tool_calls),
+                      git_links=len(links), masked=masker.count)
+
+
+def export_telemetry_sessions(store: AgentSessionStore, batch: Batch) -> int:
+    """The agent-session rows of an ingested OTLP batch (Claude Code / Gemini CLI events and tool calls):
+    each session merged with its stored row (a batch sees part of a session), then stored. Returns the rows
+    written. Redelivery writes the same rows."""
+    masker = _Masker()  # ingest masked the content already; masking again is a no-op, kept for a direct caller
+    rows = _masked(sessions_from_batch(batch), masker)
+    if not (rows.sessions or rows.messages or rows.tool_calls):
+        return 0
+    sessions: list[AgentSession] = []
+    for seen in rows.sessions:
+        try:
+            stored: AgentSession | None = AgentSession.model_validate(
+                store.get_session(batch.org_id, seen.id).model_dump())
+        except NotFound:
+            stored = None
+        sessions.append(merge_session(stored, seen))
+    users = {s.id: s.user_id for s in sessions}
+    links = _git_links(sessions, rows.tool_calls, users)
+    store.write_batch(batch.org_id, sessions, rows.messages, rows.tool_calls, links)
+    store.recount_sessions(batch.org_id, [s.id for s in sessions])
+    return len(sessions) + len(rows.messages) + len(rows.tool_calls)
+
