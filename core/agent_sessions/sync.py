@@ -75,8 +75,7 @@ def export_telemetry_sessions(store: AgentSessionStore, batch: Batch) -> int:
     sessions: list[AgentSession] = []
     for seen in rows.sessions:
         try:
-            stored: AgentSession | None = AgentSession.model_validate(
-                store.get_session(batch.org_id, seen.id).model_dump())
+            stored: AgentSession | None = store.get_session_row(batch.org_id, seen.id)
         except NotFound:
             stored = None
         sessions.append(merge_session(stored, seen))
