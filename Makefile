@@ -46,6 +46,7 @@ test: install-dev
 bench: install-dev
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
+	$(BIN)/python bench/analytics.py
 
 bench-pipeline: install-dev
 	$(BIN)/python bench/pipeline.py
