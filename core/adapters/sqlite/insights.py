@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -89,6 +89,31 @@ def _day_pool() -> ThreadPoolExecutor:
     if not _POOL:
         _POOL.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="insight-days"))
     return _POOL[0]
+
+
+def _split_call_groups(reader: Callable[[], sqlite3.Connection], s: _Scope, dimension: str, window: str
+                       ) -> dict[str | None, CallTotals]:
+    """Call sums by model or provider over the whole window: the scan dominates (a row per call), so the two
+    halves of the window run on two threads (each its own read connection: SQLite steps a statement without
+    the GIL). Sums are taken per (value, session) so the halves merge exactly, distinct sessions included."""
+    lo, hi = s.params["lo"], s.params["hi"]
+    mid = lo + (hi - lo) // 2
+    sql = (f"SELECT c.{dimension}, c.session_id, {_SUMS} FROM llm_calls c INDEXED BY llm_calls_insights_time "
+           f"WHERE c.org_id = :org AND {window} GROUP BY 1, 2")
+
+    def half(bounds: tuple[int, int]) -> list[Any]:
+        return reader().execute(sql, dict(s.params, lo=bounds[0], hi=bounds[1])).fetchall()
+
+    out: dict[str | None, CallTotals] = {}
+    sessions: dict[str | None, set[str]] = {}
+    for rows in _day_pool().map(half, ((lo, mid), (mid, hi))):
+        for row in rows:
+            out.setdefault(row[0], CallTotals()).add(_call_totals(row[2:], sessions=0))
+            if row[1] is not None:
+                sessions.setdefault(row[0], set()).add(row[1])
+    for key, totals in out.items():
+        totals.sessions = len(sessions.get(key, ()))
+    return out
 
 
 class _Scope:
@@ -202,7 +227,8 @@ class SqliteInsights(SqliteBase, InsightStore):
         return totals
 
     @staticmethod
-    def _call_groups(conn: sqlite3.Connection, s: _Scope, dimension: Dimension) -> dict[str | None, CallTotals]:
+    def _call_groups(reader: Callable[[], sqlite3.Connection], s: _Scope, dimension: Dimension
+                     ) -> dict[str | None, CallTotals]:
         """Call sums by the dimension's raw value (model, provider, session source_type or workspace path).
 
         Model and provider group the calls directly. Source type and workspace sum calls per session (in the
@@ -213,8 +239,7 @@ class SqliteInsights(SqliteBase, InsightStore):
         statements: list[str] = []
         if dimension in ("model", "provider"):
             if not s.f.by_session:
-                statements.append(f"SELECT c.{dimension}, {_SUMS}, COUNT(DISTINCT c.session_id) FROM llm_calls c "
-                                  f"INDEXED BY llm_calls_insights_time WHERE c.org_id = :org AND {window} GROUP BY 1")
+                return _split_call_groups(reader, s, dimension, window)
             else:
                 statements.append(
                     f"SELECT c.{dimension}, {_SUMS}, COUNT(DISTINCT c.session_id) FROM llm_calls c "
@@ -235,6 +260,7 @@ class SqliteInsights(SqliteBase, InsightStore):
                 f"SELECT sp.{dimension}, {_SUMS}, 0 FROM llm_calls c INDEXED BY llm_calls_insights_session "
                 "LEFT JOIN spans sp ON sp.org_id = c.org_id AND sp.trace_id = c.trace_id AND sp.span_id = c.span_id "
                 f"WHERE c.org_id = :org AND c.session_id IS NULL AND {window} AND {s.own_match('sp')} GROUP BY 1")
+        conn = reader()
         for sql in statements:
             for row in conn.execute(sql, s.params):
                 out.setdefault(row[0], CallTotals()).add(_call_totals(row[1:]))
@@ -363,7 +389,7 @@ class SqliteInsights(SqliteBase, InsightStore):
         s = _Scope(conn, org_id, f)
         keys = _Keys(conn, s, dimension)
         groups: dict[str, GroupTotals] = {}
-        for raw, calls in self._call_groups(conn, s, dimension).items():
+        for raw, calls in self._call_groups(self._reader, s, dimension).items():
             g = groups.setdefault(keys.of(raw), GroupTotals(keys.of(raw)))
             g.calls.add(calls)
         if dimension in ("model", "provider") or f.by_call:
