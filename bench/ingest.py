@@ -172,10 +172,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(data_dir: Path, timeout_s: float = 60.0) -> Server:
-    """Like tests/conftest.py start_server, but stderr goes to a file (a never-read pipe could fill up)."""
+def start_server(data_dir: Path, timeout_s: float = 60.0, analytics: bool = True) -> Server:
+    """Like tests/conftest.py start_server, but stderr goes to a file (a never-read pipe could fill up).
+    ``analytics=False`` serves without the analytics store (`OBSERVATORY_CLICKHOUSE_URL=off`)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OBSERVATORY_")}
+    if not analytics:
+        env["OBSERVATORY_CLICKHOUSE_URL"] = "off"
     log_path = data_dir.parent / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -505,6 +508,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--import-runs", type=int, default=5, help="fresh-process runs per imported module")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--no-write", action="store_true", help="do not write bench/results/ingest-latest.json")
+    ap.add_argument("--analytics", choices=("on", "off"), default="on",
+                    help="serve with the analytics store (embedded ClickHouse, the default of `make run`: the worker "
+                         "process exports every batch) or without it")
     args = ap.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     run_started = time.perf_counter()
@@ -526,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_count": os.cpu_count(),
             "protobuf_backend": api_implementation.Type(),
             "spans_per_request": SPANS_PER_REQUEST,
+            "analytics": args.analytics,
             "requests_per_level": args.requests,
             "warmup_requests": args.warmup,
             "payload_kib_mean": round(statistics.mean(sizes) / 1024, 2),
@@ -534,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     groups: dict[str, list[str]] = {"warmup": trace_ids[: args.warmup]}
     try:
         print(f"starting server (data dir {data_dir}) ...", flush=True)
-        server = start_server(data_dir)
+        server = start_server(data_dir, analytics=args.analytics == "on")
         try:
             warm = run_level(server.port, payloads[: args.warmup], 1)
             print(f"  warm-up: {warm.requests} requests, statuses {dict(warm.statuses)}")

@@ -113,9 +113,12 @@ def in_process_client(data_dir: Path) -> Fetch:
 # ---------------------------------------------------------------- data
 
 
-def seed(data_dir: Path, profile: str, seed_value: int) -> dict[str, Any]:
-    """Seed ``data_dir`` with ``observatory seed`` in a fresh process; returns its SeedResult and wall time."""
+def seed(data_dir: Path, profile: str, seed_value: int, analytics: bool = True) -> dict[str, Any]:
+    """Seed ``data_dir`` with ``observatory seed`` in a fresh process (exporting to the analytics store unless
+    ``analytics`` is False); returns its SeedResult and wall time."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OBSERVATORY_")}
+    if not analytics:
+        env["OBSERVATORY_CLICKHOUSE_URL"] = "off"
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "emulator.cli", "seed", "--profile", profile, "--data-dir", str(data_dir),
@@ -212,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="drive the functions in-process (test client) instead of a real `observatory serve`")
     ap.add_argument("--keep", action="store_true", help="keep the seeded data dir (printed) for later --data-dir")
     ap.add_argument("--no-write", action="store_true", help="do not write bench/results/query-latest.json")
+    ap.add_argument("--analytics", choices=("on", "off"), default="on",
+                    help="serve with the analytics store (aggregates from embedded ClickHouse, filled by the seed's "
+                         "export) or without it (aggregates in SQLite)")
     args = ap.parse_args(argv)
     run_started = time.perf_counter()
     results: dict[str, Any] = {"meta": {
@@ -219,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "cpu_count": os.cpu_count(),
         "mode": "in-process" if args.in_process else "http",
+        "analytics": args.analytics,
         "reps": args.reps,
         "targets_p95_ms": {"read": READ_TARGET_MS, "aggregate": AGGREGATE_TARGET_MS},
     }}
@@ -228,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tempfile.mkdtemp(prefix="observatory-query-bench-"))
         data_dir = work / "data"
         print(f"seeding profile {args.profile} into {data_dir} ...", flush=True)
-        results["seeding"] = seed(data_dir, args.profile, args.seed)
+        results["seeding"] = seed(data_dir, args.profile, args.seed, analytics=args.analytics == "on")
         print(f"  seeded in {results['seeding']['wall_s']} s", flush=True)
     else:
         data_dir = args.data_dir
@@ -240,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.in_process:
             fetch = in_process_client(data_dir)
         else:
-            server = start_server(data_dir)
+            server = start_server(data_dir, analytics=args.analytics == "on")
             http_client = HttpClient(server)
             fetch = http_client
         ids = pick_ids(fetch, args.entities)

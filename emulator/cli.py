@@ -127,6 +127,7 @@ def _reprice(args: argparse.Namespace) -> int:
 
 def _seed(args: argparse.Namespace) -> int:
     os.environ["OBSERVATORY_DATA_DIR"] = str(args.data_dir)
+    _local_analytics(args.data_dir)  # the seeded batches are exported too, as `serve` would (run it stopped)
     import json
     import time
 
