@@ -1,0 +1,235 @@
+"""Analytics history benchmark: insert rate of the telemetry history and p50/p95 of the insight aggregations on it.
+
+Generates agent sessions' telemetry as normalised records (spans, log events, the LLM and tool calls they report,
+session sightings) in time order over 30 days, exports it batch by batch through ClickHouseHistory into an
+embedded ClickHouse (a temporary chdb directory), and prints the insert rate of span/event rows; then times
+insight_totals, insight_groups for every dimension and insight_days over 30 day buckets. Default 10,000,000
+span/event rows; ``--quick`` 300,000."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.adapters.clickhouse.connection import AnalyticsConnection  # noqa: E402
+from core.adapters.clickhouse.history import ClickHouseHistory  # noqa: E402
+from core.adapters.clickhouse.insights import ClickHouseFactInsights  # noqa: E402
+from core.ports.fact_insights import CatalogWorkspace  # noqa: E402
+from core.ports.insights import DIMENSIONS, InsightFilter  # noqa: E402
+from core.records import (  # noqa: E402
+    Batch,
+    EventRecord,
+    Links,
+    LlmCallRecord,
+    SessionRecord,
+    SpanRecord,
+    ToolCallRecord,
+    Usage,
+)
+
+ORG = "bench"
+NS = 10**9
+DAY = 86_400 * NS
+DAYS = 30
+TARGET_ROWS_S = 200_000
+TARGET_P95_MS = 300.0
+
+_AGENTS = (  # service, source type, provider, models, weight
+    ("claude-code", "claude_code", "claude", ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-5"), 5),
+    ("gemini-cli", "gemini_cli", "gemini", ("gemini-2.5-pro", "gemini-2.5-flash"), 3),
+    ("eval", "eval", "openai", ("gpt-4.1", "gpt-5"), 1),
+    ("coordinator", "coordinator", "claude", ("claude-opus-4-5", "gpt-5-mini"), 1),
+)
+_TOOLS = ("Read", "Edit", "Bash", "Grep", "Glob", "Write")
+_PATHS = tuple(f"/home/dev/src/project-{i}" for i in range(12))
+
+
+class _Session:
+    __slots__ = ("sid", "agent", "workspace", "task")
+
+    def __init__(self, rng: random.Random, i: int) -> None:
+        self.sid = f"{rng.getrandbits(128):032x}"
+        self.agent = rng.choices(_AGENTS, [a[4] for a in _AGENTS])[0]
+        self.workspace = _PATHS[i % len(_PATHS)]
+        self.task = f"task-{i % 400:04d}"
+
+
+def generate(total_rows: int, batch_rows: int, anchor_ns: int, seed: int = 7
+             ) -> Iterator[tuple[Batch, int, int]]:
+    """(batch, its span + event rows, its ingest time) in time order until ``total_rows`` span/event rows."""
+    rng = random.Random(seed)
+    sessions = [_Session(rng, i) for i in range(max(50, total_rows // 5000))]
+    start = anchor_ns - DAYS * DAY
+    # Traces of ~12 spans and ~8 events: spread the traces evenly over the window.
+    traces = max(1, total_rows // 20)
+    step = DAYS * DAY // traces
+    produced = 0
+    t = start
+    batch, rows = Batch(ORG), 0
+    attrs = '{"gen_ai.operation.name":"chat","input_tokens":%d,"output_tokens":%d,"cache_read_tokens":%d}'
+    resource = '{"service.name":"%s","process.cwd":"%s","session.id":"%s","host.arch":"amd64","os.type":"linux"}'
+    while produced < total_rows:
+        s = sessions[rng.randrange(len(sessions))]
+        service, source, provider, models, _ = s.agent
+        res = resource % (service, s.workspace, s.sid)
+        trace_id = f"{rng.getrandbits(128):032x}"
+        links = Links(task_id=s.task)
+        root_id = f"{rng.getrandbits(64):016x}"
+        tt = t
+        spans, events = batch.spans, batch.events
+        seen = batch.sessions.get(s.sid)
+        if seen is None:
+            seen = batch.sessions[s.sid] = SessionRecord(s.sid, tt, tt, service_name=service, source_type=source,
+                                                         workspace=s.workspace)
+        events.append(EventRecord(f"e{rng.getrandbits(96):024x}", f"{service}.user_prompt", source, tt - 5 * 10**8,
+                                  s.sid, None, None, None, None, None, '{"prompt_length":420}', res))
+        n = 2
+        for _turn in range(rng.randint(2, 4)):
+            model = rng.choice(models)
+            span_id = f"{rng.getrandbits(64):016x}"
+            dur = rng.randint(800, 20_000) * 10**6
+            t_in, t_out, t_cr = rng.randint(5, 4000), rng.randint(20, 3000), rng.randint(0, 80_000)
+            usage = Usage(model=model, provider=provider, tokens_in=t_in, tokens_out=t_out, cache_read_tokens=t_cr,
+                          computed_cost_usd=(t_in * 3 + t_out * 15 + t_cr * 0.3) / 1e6,
+                          cache_savings_usd=t_cr * 2.7 / 1e6)
+            spans.append(SpanRecord(trace_id, span_id, root_id, "chat", "client", "ok", None, tt, tt + dur, s.sid,
+                                    service, source, s.workspace, usage, links, attrs % (t_in, t_out, t_cr), res,
+                                    None))
+            request_id = f"req_{rng.getrandbits(80):020x}"
+            events.append(EventRecord(f"e{rng.getrandbits(96):024x}", f"{service}.api_request", source, tt + dur,
+                                      s.sid, None, None, None, None, None, attrs % (t_in, t_out, t_cr), res))
+            batch.llm_calls.append(LlmCallRecord(f"req:{request_id}", s.sid, tt + dur, dur / 1e6, usage,
+                                                 request_id=request_id, trace_id=trace_id, span_id=span_id,
+                                                 success=rng.random() > 0.01, source="event+span", links=links))
+            tt += dur
+            n += 2
+            for _tool in range(rng.randint(1, 3)):
+                tool_span = f"{rng.getrandbits(64):016x}"
+                tool_dur = rng.randint(5, 5000) * 10**6
+                ok = rng.random() > 0.05
+                tool_id = f"toolu_{rng.getrandbits(96):024x}"
+                name = rng.choice(_TOOLS)
+                spans.append(SpanRecord(trace_id, tool_span, span_id, "execute_tool", "internal",
+                                        "ok" if ok else "error", None, tt, tt + tool_dur, s.sid, service, source,
+                                        s.workspace, Usage(), links,
+                                        f'{{"gen_ai.tool.name":"{name}","gen_ai.tool.call.id":"{tool_id}"}}',
+                                        res, None))
+                events.append(EventRecord(f"e{rng.getrandbits(96):024x}", f"{service}.tool_result", source,
+                                          tt + tool_dur, s.sid, None, None, None, None, None,
+                                          f'{{"tool_name":"{name}","success":{"true" if ok else "false"}}}', res))
+                batch.tool_calls.append(ToolCallRecord(tool_id, s.sid, tool_name=name, time_ns=tt,
+                                                       duration_ms=tool_dur / 1e6, success=ok, trace_id=trace_id,
+                                                       span_id=tool_span))
+                tt += tool_dur
+                n += 2
+        spans.append(SpanRecord(trace_id, root_id, None, "agent.run", "internal", "ok", None, t, tt + 50 * 10**6,
+                                s.sid, service, source, s.workspace, Usage(), links, '{"user_prompt_length":420}', res,
+                                None))
+        seen.last_seen_ns = max(seen.last_seen_ns, tt + 50 * 10**6)
+        seen.models.update(models)
+        rows += n
+        produced += n
+        t += step
+        if rows >= batch_rows or produced >= total_rows:
+            yield batch, rows, tt + NS
+            batch, rows = Batch(ORG), 0
+
+
+def _pct(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))] if ordered else 0.0
+
+
+def time_it(fn: Callable[[], object], reps: int) -> tuple[float, float]:
+    fn()  # warm-up
+    ms = []
+    for _ in range(reps):
+        started = time.perf_counter()
+        fn()
+        ms.append((time.perf_counter() - started) * 1000)
+    return _pct(ms, 50), _pct(ms, 95)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000_000, help="span/event rows to generate")
+    parser.add_argument("--quick", action="store_true", help="300,000 rows")
+    parser.add_argument("--batch-rows", type=int, default=50_000, help="span/event rows per export")
+    parser.add_argument("--reps", type=int, default=10, help="timed runs per aggregation")
+    parser.add_argument("--dir", help="chdb data directory (default: a temporary one, removed afterwards)")
+    args = parser.parse_args()
+    total = 300_000 if args.quick else args.rows
+    reps = args.reps
+    tmp = args.dir or tempfile.mkdtemp(prefix="observatory-analytics-bench-")
+    anchor = time.time_ns() // (3600 * NS) * 3600 * NS
+    try:
+        conn = AnalyticsConnection(f"chdb://{tmp}?database=bench")
+        history = ClickHouseHistory(conn)
+        print(f"generating and exporting {total:,} span/event rows in batches of {args.batch_rows:,} ...")
+        export_s = gen_s = cpu_s = 0.0
+        rows = other = batches = 0
+        gen_started = time.perf_counter()
+        for batch, n, version in generate(total, args.batch_rows, anchor):
+            gen_s += time.perf_counter() - gen_started
+            started, cpu = time.perf_counter(), time.process_time()
+            history.export(ORG, batch, version_ns=version)
+            export_s += time.perf_counter() - started
+            cpu_s += time.process_time() - cpu
+            rows += n
+            other += len(batch.llm_calls) + len(batch.tool_calls) + len(batch.sessions)
+            batches += 1
+            if batches % 50 == 0:
+                print(f"  {rows:,} rows, {rows / export_s:,.0f} span/event rows/s")
+            gen_started = time.perf_counter()
+        print(f"exported {rows:,} span/event rows (+{other:,} LLM call, tool call and session rows) in {batches} "
+              f"exports: {export_s:.1f} s in export ({gen_s:.1f} s generating)")
+        rate = rows / export_s
+        print(f"insert rate: {rate:,.0f} span/event rows/s ({(rows + other) / export_s:,.0f} rows/s all tables); "
+              f"target >= {TARGET_ROWS_S:,}: {'PASS' if rate >= TARGET_ROWS_S else 'FAIL'}")
+        print(f"process CPU per span/event row: {cpu_s / rows * 1e6:.1f} us (client encoding, engine inserts and "
+              f"background merges; {cpu_s / export_s:.2f} cores busy on average)")
+
+        facts = ClickHouseFactInsights(conn)
+        workspaces = [CatalogWorkspace(f"ws-{i}", p) for i, p in enumerate(_PATHS[:6])]
+        lo, hi = anchor - DAYS * DAY, anchor
+        f = InsightFilter(lo, hi)
+        days = [(lo + i * DAY, lo + (i + 1) * DAY) for i in range(DAYS)]
+        cases: list[tuple[str, Callable[[], object]]] = [
+            ("insight_totals", lambda: facts.insight_totals(ORG, f, workspaces)),
+            *((f"insight_groups[{d}]", lambda d=d: facts.insight_groups(ORG, f, d, workspaces)) for d in DIMENSIONS),
+            ("insight_days[30]", lambda: facts.insight_days(ORG, f, days, workspaces)),
+            ("insight_totals source_type=gemini_cli",
+             lambda: facts.insight_totals(ORG, InsightFilter(lo, hi, source_type="gemini_cli"), workspaces)),
+            ("insight_days[30] provider=claude",
+             lambda: facts.insight_days(ORG, InsightFilter(lo, hi, provider="claude"), days, workspaces)),
+        ]
+        print(f"aggregations over {DAYS} days ({reps} runs each):")
+        worst = 0.0
+        for name, fn in cases:
+            p50, p95 = time_it(fn, reps)
+            worst = max(worst, p95)
+            print(f"  {name:<40} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
+        print(f"slowest p95 {worst:.1f} ms; target < {TARGET_P95_MS:.0f} ms: "
+              f"{'PASS' if worst < TARGET_P95_MS else 'FAIL'}")
+        totals = facts.insight_totals(ORG, f, workspaces)
+        print(f"check: {totals.calls.calls:,} LLM calls, {totals.spans:,} spans, {totals.tool_calls:,} tool calls, "
+              f"{totals.calls.sessions:,} sessions, median of day calls "
+              f"{statistics.median(d.calls.calls for d in facts.insight_days(ORG, f, days, workspaces)):,.0f}")
+        conn.close()
+    finally:
+        if not args.dir:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""ClickHouseHistory: the export worker's and aggregate worker's writes of the telemetry history (one insert per
+table per batch, idempotent under replay; layout in history_schema)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields, replace
+from operator import attrgetter
+from typing import Any
+
+from core.adapters.clickhouse import history_schema as schema
+from core.adapters.clickhouse.connection import AnalyticsConnection
+from core.errors import StorageUnavailable
+from core.normalise.linking import EXECUTE_SPAN_NAMES
+from core.normalise.spans import tool_placeholder_id
+from core.ports.fact_insights import SessionRollupRow, TelemetryHistory
+from core.records import Batch, SpanRecord, ToolCallRecord
+
+_PLACEHOLDER = "span:"
+_TOOL_RECORD_FIELDS = tuple(f.name for f in fields(ToolCallRecord) if f.name != "tool_use_id")
+
+# A column: (name, wire type, value of a record). LowCardinality columns travel as plain strings (the engine builds
+# the dictionaries, faster than the client); values are read with attrgetter, so each column is one C-level pass.
+Column = tuple[str, str, Callable[[Any], Any]]
+_S, _NS, _I, _F, _NF, _B, _NB, _U = ("String", "Nullable(String)", "Int64", "Float64", "Nullable(Float64)", "Bool",
+                                     "Nullable(Bool)", "UInt64")
+
+
+def _get(path: str) -> Callable[[Any], Any]:
+    return attrgetter(path)
+
+
+_SPAN_COLUMNS: tuple[Column, ...] = (
+    ("trace_id", _S, _get("trace_id")), ("span_id", _S, _get("span_id")),
+    ("parent_span_id", _NS, _get("parent_span_id")), ("name", _S, _get("name")), ("kind", _S, _get("kind")),
+    ("status", _S, _get("status")), ("status_message", _NS, _get("status_message")),
+    ("start_ns", _I, _get("start_ns")), ("end_ns", _I, _get("end_ns")),
+    ("duration_ms", _F, _get("duration_ms")),
+    ("session_id", _NS, _get("session_id")), ("service_name", _NS, _get("service_name")),
+    ("source_type", _S, _get("source_type")),
+    ("workspace", _NS, lambda s: s.workspace or None),  # the Store keeps no empty workspace
+    ("model", _NS, _get("usage.model")), ("provider", _NS, _get("usage.provider")),
+    ("tokens_in", _I, _get("usage.tokens_in")), ("tokens_out", _I, _get("usage.tokens_out")),
+    ("cache_read_tokens", _I, _get("usage.cache_read_tokens")),
+    ("cache_creation_tokens", _I, _get("usage.cache_creation_tokens")),
+    ("reasoning_tokens", _I, _get("usage.reasoning_tokens")),
+    ("provided_cost_usd", _NF, _get("usage.provided_cost_usd")),
+    ("computed_cost_usd", _NF, _get("usage.computed_cost_usd")), ("cost_usd", _F, _get("usage.cost_usd")),
+    ("cache_savings_usd", _F, _get("usage.cache_savings_usd")), ("unpriced", _B, _get("usage.unpriced")),
+    ("task_id", _NS, _get("links.task_id")), ("assignment_id", _NS, _get("links.assignment_id")),
+    ("chain_id", _NS, _get("links.chain_id")), ("stage_id", _NS, _get("links.stage_id")),
+    ("message_id", _NS, _get("links.message_id")), ("attributes", _S, _get("attributes_json")),
+    ("resource_attributes", _S, _get("resource_json")), ("events", _NS, _get("events_json")),
+)
+_EVENT_COLUMNS: tuple[Column, ...] = (
+    ("event_key", _S, _get("event_key")), ("name", _S, _get("name")), ("dialect", _S, _get("dialect")),
+    ("time_ns", _I, _get("time_ns")), ("session_id", _NS, _get("session_id")),
+    ("prompt_id", _NS, _get("prompt_id")), ("trace_id", _NS, _get("trace_id")), ("span_id", _NS, _get("span_id")),
+    ("severity", _NS, _get("severity")), ("body", _NS, _get("body")), ("attributes", _S, _get("attributes_json")),
+    ("resource_attributes", _S, _get("resource_json")),
+)
+_POINT_COLUMNS: tuple[Column, ...] = (
+    ("series_key", _S, _get("series_key")), ("start_ns", _I, _get("start_ns")), ("time_ns", _I, _get("time_ns")),
+    ("name", _S, _get("name")), ("metric_type", _S, _get("metric_type")),
+    ("temporality", _S, _get("temporality")), ("value", _F, lambda p: float(p.value)),
+    ("session_id", _NS, _get("session_id")), ("model", _NS, _get("model")), ("label_type", _NS, _get("label_type")),
+    ("attributes", _S, _get("attributes_json")), ("resource_attributes", _S, _get("resource_json")),
+)
+_CALL_COLUMNS: tuple[Column, ...] = (
+    ("call_key", _S, _get("call_key")), ("session_id", _NS, _get("session_id")), ("time_ns", _I, _get("time_ns")),
+    ("duration_ms", _NF, _get("duration_ms")), ("model", _NS, _get("usage.model")),
+    ("provider", _NS, _get("usage.provider")), ("tokens_in", _I, _get("usage.tokens_in")),
+    ("tokens_out", _I, _get("usage.tokens_out")), ("cache_read_tokens", _I, _get("usage.cache_read_tokens")),
+    ("cache_creation_tokens", _I, _get("usage.cache_creation_tokens")),
+    ("reasoning_tokens", _I, _get("usage.reasoning_tokens")),
+    ("provided_cost_usd", _NF, _get("usage.provided_cost_usd")),
+    ("computed_cost_usd", _NF, _get("usage.computed_cost_usd")), ("cost_usd", _F, _get("usage.cost_usd")),
+    ("cache_savings_usd", _F, _get("usage.cache_savings_usd")), ("unpriced", _B, _get("usage.unpriced")),
+    ("request_id", _NS, _get("request_id")), ("response_id", _NS, _get("response_id")),
+    ("trace_id", _NS, _get("trace_id")), ("span_id", _NS, _get("span_id")), ("event_key", _NS, _get("event_key")),
+    ("prompt_id", _NS, _get("prompt_id")), ("success", _B, _get("success")),
+    ("source", _S, _get("source")), ("task_id", _NS, _get("links.task_id")),
+    ("assignment_id", _NS, _get("links.assignment_id")), ("chain_id", _NS, _get("links.chain_id")),
+    ("stage_id", _NS, _get("links.stage_id")),
+)
+# Tool calls and session sightings go to their write tables as plain values (history_schema encodes them).
+_TOOL_FIELDS = (("session_id", _NS), ("tool_name", _NS), ("error", _NS), ("decision", _NS),
+                ("decision_source", _NS), ("tool_input", _NS), ("tool_result", _NS), ("trace_id", _NS),
+                ("span_id", _NS), ("time_ns", "Nullable(Int64)"), ("duration_ms", _NF), ("approval_wait_ms", _NF),
+                ("success", _NB))
+_TOOL_COLUMNS: tuple[Column, ...] = (("tool_use_id", _S, _get("tool_use_id")),
+                                     *((name, wire, _get(name)) for name, wire in _TOOL_FIELDS))
+_SESSION_PROPERTIES = ("workspace", "service_name", "user_id", "user_email", "account_org", "app_version",
+                       "terminal_type")
+_SESSION_COLUMNS: tuple[Column, ...] = (
+    ("session_id", _S, _get("session_id")), ("first_seen_ns", _I, _get("first_seen_ns")),
+    ("last_seen_ns", _I, _get("last_seen_ns")), ("source_type", _S, _get("source_type")),
+    *((p, _NS, _get(p)) for p in _SESSION_PROPERTIES), ("models", "Array(String)", lambda s: sorted(s.models)),
+)
+_ROLLUP_COLUMNS: tuple[Column, ...] = (
+    ("session_id", _S, _get("session_id")), ("lines_added", _I, _get("lines_added")),
+    ("lines_removed", _I, _get("lines_removed")), ("commits", _I, _get("commits")),
+    ("pull_requests", _I, _get("pull_requests")), ("active_time_ms", _I, _get("active_time_ms")),
+    ("computed_ns", _U, _get("computed_ns")),
+)
+
+
+_POOL: list[ThreadPoolExecutor] = []
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="history-insert"))
+        return _POOL[0]
+
+
+class ClickHouseHistory(TelemetryHistory):
+    """Writes the telemetry history on one AnalyticsConnection (migrated on construction).
+
+    Within a batch, a key reported twice is written as the Store would keep it: tool calls are merged (a later
+    present field wins, the earliest time stays), sessions come merged in the batch; for spans, events, LLM calls
+    and metric points (the same record twice in one request) the engine keeps one row per key."""
+
+    def __init__(self, conn: AnalyticsConnection, ttl_days: int = schema.DEFAULT_TTL_DAYS, migrate: bool = True
+                 ) -> None:
+        self._conn = conn
+        self._db = conn.database
+        if migrate:
+            try:
+                conn.migrate(schema.migrations(ttl_days))
+            except Exception as exc:
+                raise StorageUnavailable(f"cannot migrate the telemetry history: {type(exc).__name__}: "
+                                         f"{str(exc)[:300]}") from exc
+
+    # -- writes --------------------------------------------------------------------------------------------------
+    def export(self, org_id: str, batch: Batch, version_ns: int | None = None) -> None:
+        version = time.time_ns() if version_ns is None else version_ns
+        writes: list[Callable[[], None]] = []
+        if batch.spans:
+            writes.append(lambda: self._insert(org_id, schema.SPANS, _SPAN_COLUMNS, batch.spans, version))
+        if batch.events:
+            writes.append(lambda: self._insert(org_id, schema.EVENTS, _EVENT_COLUMNS, batch.events, version))
+        if batch.llm_calls:
+            writes.append(lambda: self._insert(org_id, schema.LLM_CALLS, _CALL_COLUMNS, batch.llm_calls, version))
+        if batch.tool_calls:
+            writes.append(lambda: self._tools(org_id, batch.tool_calls, version))
+        if batch.metric_points:
+            writes.append(lambda: self._insert(org_id, schema.METRIC_POINTS, _POINT_COLUMNS, batch.metric_points,
+                                               version))
+        if batch.sessions:
+            links = _session_links(batch.spans)
+            link: Column = ("task_link", _NS, lambda r: links.get(r.session_id))
+            writes.append(lambda: self._insert(org_id, schema.SESSION_WRITES, (*_SESSION_COLUMNS, link),
+                                               list(batch.sessions.values()), version))
+        # Two at a time: the engine inserts one table (without the GIL) while the client encodes the next.
+        for future in [_pool().submit(write) for write in writes]:
+            future.result()
+
+    def _tools(self, org_id: str, tools: Sequence[ToolCallRecord], version: int) -> None:
+        if len({t.tool_use_id for t in tools}) != len(tools):
+            tools = _merged_tools(tools)
+        extra = self._adoptions(org_id, tools, version)
+        moved = {row["tool_use_id"] for row in extra if row.get("deleted")}
+        if moved:  # a placeholder moved to its real id is not written under its own key
+            tools = [t for t in tools if t.tool_use_id not in moved]
+        self._insert(org_id, schema.TOOL_CALL_WRITES, _TOOL_COLUMNS, tools, version, extra=extra)
+
+    def export_session_rollups(self, org_id: str, rows: Sequence[SessionRollupRow]) -> None:
+        if rows:
+            self._insert(org_id, schema.SESSION_ROLLUPS, _ROLLUP_COLUMNS, list(rows), max(r.computed_ns for r in rows),
+                         versioned=False)
+
+    def _insert(self, org_id: str, table: str, columns: Sequence[Column], records: Sequence[Any], version: int,
+                extra: list[dict[str, Any]] | None = None, versioned: bool = True) -> None:
+        """One column-oriented insert of ``records`` (plus ``extra`` rows given as column -> value), with
+        org_id and version. The deduplication token names the table, the version, the size and a digest of the
+        keys: a redelivered batch (same version) is dropped by the engine; a replay under a new version is
+        absorbed by the tables' merges instead."""
+        data: list[list[Any]] = [[org_id] * len(records)]
+        data += [list(map(value, records)) for _, _, value in columns]
+        names = ["org_id", *(c[0] for c in columns)]
+        types = ["String", *(c[1] for c in columns)]
+        if versioned:
+            data.append([version] * len(records))
+            names.append("version")
+            types.append(_U)
+        if table == schema.TOOL_CALL_WRITES:
+            data.append([0] * len(records))
+            names.append("deleted")
+            types.append("UInt8")
+        for row in extra or []:
+            for name, column in zip(names, data, strict=True):
+                column.append(row.get(name, org_id if name == "org_id" else None))
+        keys = hashlib.blake2b("\0".join(map(str, data[1] + data[2])).encode(), digest_size=16).hexdigest()
+        token = f"{org_id}:{table}:{version}:{len(data[0])}:{keys}"
+        try:
+            self._conn.client.insert(
+                f"{self._db}.{table}", data, column_names=names, column_type_names=types, column_oriented=True,
+                settings={"insert_deduplication_token": token, "async_insert": 0,
+                          "deduplicate_blocks_in_dependent_materialized_views": 1})
+        except Exception as exc:
+            raise StorageUnavailable(f"telemetry history cannot take the write ({table}): "
+                                     f"{type(exc).__name__}") from exc
+
+    # -- tool placeholders ---------------------------------------------------------------------------------------
+    def _adoptions(self, org_id: str, tools: Sequence[ToolCallRecord], version: int) -> list[dict[str, Any]]:
+        """Rows that move span placeholders into real tool ids, as the Store's adoption does: a batch naming a
+        real id for a span merges the stored placeholder of that span into it (its fields rank just below the
+        batch's) and retires the placeholder key; a placeholder whose real id is already stored goes to it."""
+        real = {tool_placeholder_id(t.trace_id, t.span_id): t.tool_use_id for t in tools
+                if t.trace_id and t.span_id and not t.tool_use_id.startswith(_PLACEHOLDER)}
+        pending = {t.tool_use_id: t for t in tools
+                   if t.tool_use_id.startswith(_PLACEHOLDER) and t.trace_id and t.span_id}
+        out: list[dict[str, Any]] = []
+        if real and self._has_placeholders(org_id, version):
+            for row in self._stored_tools(org_id, list(real)):
+                out.append({**row, "tool_use_id": real[row["tool_use_id"]], "version": version - 1, "deleted": 0})
+                out.append({"tool_use_id": row["tool_use_id"], "version": version, "deleted": 1})
+        if pending:
+            for placeholder, real_id in self._real_ids(org_id, pending):
+                t = pending[placeholder]
+                out.append({**{f: getattr(t, f) for f, _ in _TOOL_FIELDS}, "tool_use_id": real_id,
+                            "version": version, "deleted": 0})
+                out.append({"tool_use_id": placeholder, "version": version, "deleted": 1})
+        return out
+
+    def _has_placeholders(self, org_id: str, version: int) -> bool:
+        """Whether any placeholder key was written from a day before this batch on (a primary-key range)."""
+        sql = (f"SELECT count() FROM {self._db}.{schema.TOOL_CALLS} WHERE org_id = {{org:String}} "
+               "AND startsWith(tool_use_id, 'span:') AND _partition_id >= {month:String}")
+        rows = self._query(sql, {"org": org_id, "month": schema.partition_id(version - schema.SLACK_NS)})
+        return bool(rows and int(rows[0][0]))
+
+    def _stored_tools(self, org_id: str, keys: list[str]) -> list[dict[str, Any]]:
+        """Stored, live tool calls of these keys, merged, as plain values."""
+        decoded = ", ".join(
+            f"min({c}) AS {c}" if c == "time_ns" else
+            f"if(tupleElement(max({c}), 1) = 0, NULL, tupleElement(max({c}), 2)) AS {c}" for c, _ in _TOOL_FIELDS)
+        sql = (f"SELECT tool_use_id, {decoded} FROM {self._db}.{schema.TOOL_CALLS} "
+               "WHERE org_id = {org:String} AND tool_use_id IN {keys:Array(String)} "
+               "GROUP BY tool_use_id HAVING max(live) % 2 = 1")
+        names = ["tool_use_id", *(c for c, _ in _TOOL_FIELDS)]
+        out = []
+        for r in self._query(sql, {"org": org_id, "keys": keys}):
+            row = dict(zip(names, r, strict=True))
+            if row["success"] is not None:
+                row["success"] = bool(row["success"])
+            out.append(row)
+        return out
+
+    def _real_ids(self, org_id: str, placeholders: dict[str, ToolCallRecord]) -> list[tuple[str, str]]:
+        """(placeholder, real id) for placeholders whose span already has a stored real tool id."""
+        sql = (f"SELECT tupleElement(max(trace_id), 2) AS t, tupleElement(max(span_id), 2) AS s, tool_use_id "
+               f"FROM {self._db}.{schema.TOOL_CALLS} WHERE org_id = {{org:String}} "
+               "AND tupleElement(trace_id, 2) IN {traces:Array(String)} AND NOT startsWith(tool_use_id, 'span:') "
+               "GROUP BY tool_use_id HAVING (t, s) IN {pairs:Array(Tuple(String, String))}")
+        pairs = [(t.trace_id or "", t.span_id or "") for t in placeholders.values()]
+        found = {(r[0], r[1]): r[2] for r in self._query(
+            sql, {"org": org_id, "traces": sorted({p[0] for p in pairs}), "pairs": pairs})}
+        return [(key, found[(t.trace_id or "", t.span_id or "")]) for key, t in placeholders.items()
+                if (t.trace_id or "", t.span_id or "") in found]
+
+    def _query(self, sql: str, parameters: dict[str, Any]) -> list[Sequence[Any]]:
+        try:
+            return list(self._conn.client.query(sql, parameters=parameters).result_rows)
+        except Exception as exc:
+            raise StorageUnavailable(f"telemetry history cannot be read: {type(exc).__name__}") from exc
+
+
+def _merged_tools(tools: Sequence[ToolCallRecord]) -> list[ToolCallRecord]:
+    """One record per tool id, merged like the Store's upserts in batch order: a later present field wins, the
+    earliest time is kept."""
+    out: dict[str, ToolCallRecord] = {}
+    for t in tools:
+        seen = out.get(t.tool_use_id)
+        if seen is None:
+            out[t.tool_use_id] = replace(t)
+            continue
+        for f in _TOOL_RECORD_FIELDS:
+            value = getattr(t, f)
+            if f == "time_ns":
+                if value is not None and (seen.time_ns is None or value < seen.time_ns):
+                    seen.time_ns = value
+            elif value is not None:
+                setattr(seen, f, value)
+    return list(out.values())
+
+
+def _session_links(spans: Sequence[SpanRecord]) -> dict[str, str]:
+    """The task each session is linked to by its first execute span with one (the Store then links the session's
+    spans without a task to it)."""
+    out: dict[str, str] = {}
+    for s in spans:
+        if s.name in EXECUTE_SPAN_NAMES and s.session_id and s.links.task_id:
+            out.setdefault(s.session_id, s.links.task_id)
+    return out

@@ -1,0 +1,338 @@
+"""ClickHouse schema of the telemetry history (migrations 100..199): spans, events, LLM calls, tool calls, metric
+points, session sightings and session rollups, as the export and aggregate workers write them.
+
+Layout:
+- `org_id` leads every ORDER BY; each table is keyed by the record's natural key (span (trace_id, span_id), event
+  `event_key`, LLM call `call_key`, tool call `tool_use_id`, metric point (series_key, start_ns, time_ns), session
+  `session_id`).
+- Facts that never change (spans, events, metric points) are `ReplacingMergeTree(version)` sorted by their own
+  time before the natural key: the time is part of the record (a replayed span has the same start), so a replay
+  lands on the same sorting key and collapses, and a time range reads a contiguous slice. They are partitioned
+  by the month of that time, which never changes for a row.
+- Rows that a later signal rewrites cannot use their own time: an LLM call reported by a span and then by its
+  `api_request` event takes the event's time, and a tool call's time arrives with its result, after a decision
+  event without one. These tables are sorted by the natural key alone and partitioned by the month of `version`,
+  the time the row was written (the batch's ingest time): a row never moves, a rewrite is a new row in the
+  partition of its own write, and reads resolve the versions of a key across partitions (`FINAL`, whose merge
+  spans partitions by default, or `GROUP BY` the key). Older versions live in older or equal partitions and
+  expire first, so a TTL can never bring a superseded version back. A record is written at or after the time it
+  reports (clocks within a day), which lets reads skip every partition written before the window.
+  - `telemetry_llm_calls` (`ReplacingMergeTree(version)`): every write carries the whole joined call; the
+    newest wins.
+  - `telemetry_tool_calls` (`AggregatingMergeTree`): sources fill different fields of one call, and a field is
+    only ever filled, never cleared. Each field is a `(version, value)` tuple merged by `max` (an absent value is
+    written with version 0, so the newest present value wins) and `time_ns` by `min` (the start: a hook or span
+    sees it before the result event). Three numbers carry what the insights read, cheaper to merge than tuples:
+    `named` (some source reported a name or an outcome: a call rather than a placeholder), `outcome`
+    (`version * 2 + success` of the newest outcome, 0 for none) and `live` (`version * 2 + 1`, or `+ 0` for a
+    write that retires a span placeholder key adopted by its real tool id).
+  - `telemetry_sessions` (`AggregatingMergeTree`): one sighting row per batch and session, merged like the
+    Store's session upsert: `min` first seen, `max` last seen, the first value present of each property
+    (`(version, value)` tuples merged by `min`, an absent value written with the largest version; for the source
+    type, `other` counts as absent), the union of models.
+  - `telemetry_session_rollups` (`ReplacingMergeTree(computed_ns)`): the newest recompute of a session wins.
+  Writers insert plain rows (a value or NULL, one version per row) into `telemetry_tool_call_writes` and
+  `telemetry_session_writes` (`Null` engine): a materialized view of each encodes them into the tuples above, so
+  the encoding lives here and the client sends cheap columns.
+- `TTL` of `ttl_days` (default 400, separate from the operational Store's) on the row's time (facts) or write time
+  (rewritable rows), with `ttl_only_drop_parts = 1`: whole monthly parts are dropped.
+- `non_replicated_deduplication_window`: an insert repeated with the same `insert_deduplication_token` (derived
+  from the batch) is dropped by the engine, so a redelivered export writes nothing.
+- Skip indexes: bloom filters on session_id and trace_id of spans, events and LLM calls, on session_id of metric
+  points and sessions (lookups of a session's or a trace's records). Tool calls, sorted by their id, have none:
+  hashing their tuple elements on every insert doubled its cost.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from core.adapters.clickhouse.connection import AnalyticsConnection, Migration
+
+DEFAULT_TTL_DAYS = 400
+# The slack the layout relies on (module docstring): the sightings of one call lie within it of each other, and a
+# record is written no earlier than this before the time it reports.
+SLACK_NS = 86_400 * 10**9
+
+SPANS = "telemetry_spans"
+EVENTS = "telemetry_events"
+LLM_CALLS = "telemetry_llm_calls"
+TOOL_CALLS = "telemetry_tool_calls"
+METRIC_POINTS = "telemetry_metric_points"
+SESSIONS = "telemetry_sessions"
+SESSION_ROLLUPS = "telemetry_session_rollups"
+TABLES = (SPANS, EVENTS, LLM_CALLS, TOOL_CALLS, METRIC_POINTS, SESSIONS, SESSION_ROLLUPS)
+# Where writers insert tool calls and session sightings (plain columns; see the module docstring).
+TOOL_CALL_WRITES = "telemetry_tool_call_writes"
+SESSION_WRITES = "telemetry_session_writes"
+
+# `(version, value)` tuples: a tool-call field absent from a write has version 0 (max merge: any present value
+# wins); a session property absent from a sighting has the largest version (min merge: any present value wins).
+ABSENT_LOW = 0
+ABSENT_HIGH = 2**64 - 1
+
+_NS = 1_000_000_000
+_BLOOM = "TYPE bloom_filter(0.01) GRANULARITY 1"
+
+
+def _seconds(column: str) -> str:
+    # UTC explicitly: partition ids (YYYYMM) must not depend on the server's zone (reads name them).
+    return f"toDateTime(intDiv({column}, {_NS}), 'UTC')"
+
+
+def partition_id(ns: int) -> str:
+    """The id (UTC YYYYMM) of the partition a time falls in, as the tables compute it."""
+    return datetime.fromtimestamp(max(ns, 0) // _NS, UTC).strftime("%Y%m")
+
+
+def _ttl_clause(column: str, ttl_days: int) -> str:
+    return f"{_seconds(column)} + toIntervalDay({int(ttl_days)})"
+
+
+# The column each table's partition and TTL are computed from: the row's own time, or its write time.
+TTL_COLUMNS = {SPANS: "start_ns", EVENTS: "time_ns", METRIC_POINTS: "time_ns", LLM_CALLS: "version",
+               TOOL_CALLS: "version", SESSIONS: "version", SESSION_ROLLUPS: "computed_ns"}
+
+_ORDER = {
+    SPANS: "org_id, start_ns, trace_id, span_id",
+    EVENTS: "org_id, name, time_ns, event_key",
+    METRIC_POINTS: "org_id, name, time_ns, series_key, start_ns",
+    LLM_CALLS: "org_id, call_key",
+    TOOL_CALLS: "org_id, tool_use_id",
+    SESSIONS: "org_id, session_id",
+    SESSION_ROLLUPS: "org_id, session_id",
+}
+
+_ENGINES = {
+    SPANS: "ReplacingMergeTree(version)",
+    EVENTS: "ReplacingMergeTree(version)",
+    METRIC_POINTS: "ReplacingMergeTree(version)",
+    LLM_CALLS: "ReplacingMergeTree(version)",
+    TOOL_CALLS: "AggregatingMergeTree",
+    SESSIONS: "AggregatingMergeTree",
+    SESSION_ROLLUPS: "ReplacingMergeTree(computed_ns)",
+}
+
+_TEXT = "String CODEC(ZSTD(1))"
+_COLUMNS = {
+    SPANS: f"""
+    org_id LowCardinality(String),
+    trace_id String,
+    span_id String,
+    parent_span_id Nullable(String),
+    name LowCardinality(String),
+    kind LowCardinality(String),
+    status LowCardinality(String),
+    status_message Nullable(String),
+    start_ns Int64,
+    end_ns Int64,
+    duration_ms Float64,
+    session_id LowCardinality(Nullable(String)),
+    service_name LowCardinality(Nullable(String)),
+    source_type LowCardinality(String),
+    workspace LowCardinality(Nullable(String)),
+    model LowCardinality(Nullable(String)),
+    provider LowCardinality(Nullable(String)),
+    tokens_in Int64,
+    tokens_out Int64,
+    cache_read_tokens Int64,
+    cache_creation_tokens Int64,
+    reasoning_tokens Int64,
+    provided_cost_usd Nullable(Float64),
+    computed_cost_usd Nullable(Float64),
+    cost_usd Float64,
+    cache_savings_usd Float64,
+    unpriced Bool,
+    task_id LowCardinality(Nullable(String)),
+    assignment_id Nullable(String),
+    chain_id Nullable(String),
+    stage_id Nullable(String),
+    message_id Nullable(String),
+    attributes {_TEXT},
+    resource_attributes {_TEXT},
+    events Nullable(String) CODEC(ZSTD(1)),
+    version UInt64,
+    INDEX session_bloom session_id {_BLOOM},
+    INDEX trace_bloom trace_id {_BLOOM}""",
+    EVENTS: f"""
+    org_id LowCardinality(String),
+    event_key String,
+    name LowCardinality(String),
+    dialect LowCardinality(String),
+    time_ns Int64,
+    session_id LowCardinality(Nullable(String)),
+    prompt_id Nullable(String),
+    trace_id Nullable(String),
+    span_id Nullable(String),
+    severity LowCardinality(Nullable(String)),
+    body Nullable(String) CODEC(ZSTD(1)),
+    attributes {_TEXT},
+    resource_attributes {_TEXT},
+    version UInt64,
+    INDEX session_bloom session_id {_BLOOM},
+    INDEX trace_bloom trace_id {_BLOOM}""",
+    METRIC_POINTS: f"""
+    org_id LowCardinality(String),
+    series_key String,
+    start_ns Int64,
+    time_ns Int64,
+    name LowCardinality(String),
+    metric_type LowCardinality(String),
+    temporality LowCardinality(String),
+    value Float64,
+    session_id LowCardinality(Nullable(String)),
+    model LowCardinality(Nullable(String)),
+    label_type LowCardinality(Nullable(String)),
+    attributes {_TEXT},
+    resource_attributes {_TEXT},
+    version UInt64,
+    INDEX session_bloom session_id {_BLOOM}""",
+    LLM_CALLS: f"""
+    org_id LowCardinality(String),
+    call_key String,
+    session_id LowCardinality(Nullable(String)),
+    time_ns Int64,
+    duration_ms Nullable(Float64),
+    model LowCardinality(Nullable(String)),
+    provider LowCardinality(Nullable(String)),
+    tokens_in Int64,
+    tokens_out Int64,
+    cache_read_tokens Int64,
+    cache_creation_tokens Int64,
+    reasoning_tokens Int64,
+    provided_cost_usd Nullable(Float64),
+    computed_cost_usd Nullable(Float64),
+    cost_usd Float64,
+    cache_savings_usd Float64,
+    unpriced Bool,
+    request_id Nullable(String),
+    response_id Nullable(String),
+    trace_id Nullable(String),
+    span_id Nullable(String),
+    event_key Nullable(String),
+    prompt_id Nullable(String),
+    success Bool,
+    source LowCardinality(String),
+    task_id LowCardinality(Nullable(String)),
+    assignment_id Nullable(String),
+    chain_id Nullable(String),
+    stage_id Nullable(String),
+    version UInt64,
+    INDEX session_bloom session_id {_BLOOM},
+    INDEX trace_bloom trace_id {_BLOOM}""",
+    TOOL_CALLS: """
+    org_id LowCardinality(String),
+    tool_use_id String,
+    session_id SimpleAggregateFunction(max, Tuple(UInt64, String)),
+    tool_name SimpleAggregateFunction(max, Tuple(UInt64, String)),
+    time_ns SimpleAggregateFunction(min, Nullable(Int64)),
+    duration_ms SimpleAggregateFunction(max, Tuple(UInt64, Float64)),
+    success SimpleAggregateFunction(max, Tuple(UInt64, UInt8)),
+    error SimpleAggregateFunction(max, Tuple(UInt64, String)),
+    decision SimpleAggregateFunction(max, Tuple(UInt64, String)),
+    decision_source SimpleAggregateFunction(max, Tuple(UInt64, String)),
+    approval_wait_ms SimpleAggregateFunction(max, Tuple(UInt64, Float64)),
+    tool_input SimpleAggregateFunction(max, Tuple(UInt64, String)) CODEC(ZSTD(1)),
+    tool_result SimpleAggregateFunction(max, Tuple(UInt64, String)) CODEC(ZSTD(1)),
+    trace_id SimpleAggregateFunction(max, Tuple(UInt64, String)),
+    span_id SimpleAggregateFunction(max, Tuple(UInt64, String)),
+    named SimpleAggregateFunction(max, UInt8),
+    outcome SimpleAggregateFunction(max, UInt64),
+    live SimpleAggregateFunction(max, UInt64),
+    version SimpleAggregateFunction(max, UInt64)""",
+    SESSIONS: f"""
+    org_id LowCardinality(String),
+    session_id String,
+    first_seen_ns SimpleAggregateFunction(min, Int64),
+    last_seen_ns SimpleAggregateFunction(max, Int64),
+    source_type SimpleAggregateFunction(min, Tuple(UInt64, String)),
+    workspace SimpleAggregateFunction(min, Tuple(UInt64, String)),
+    service_name SimpleAggregateFunction(min, Tuple(UInt64, String)),
+    user_id SimpleAggregateFunction(min, Tuple(UInt64, String)),
+    user_email SimpleAggregateFunction(min, Tuple(UInt64, String)),
+    account_org SimpleAggregateFunction(min, Tuple(UInt64, String)),
+    app_version SimpleAggregateFunction(min, Tuple(UInt64, String)),
+    terminal_type SimpleAggregateFunction(min, Tuple(UInt64, String)),
+    task_link SimpleAggregateFunction(min, Tuple(UInt64, String)),
+    models SimpleAggregateFunction(groupUniqArrayArray, Array(String)),
+    version SimpleAggregateFunction(max, UInt64),
+    INDEX session_bloom session_id {_BLOOM}""",
+    SESSION_ROLLUPS: """
+    org_id LowCardinality(String),
+    session_id String,
+    lines_added Int64,
+    lines_removed Int64,
+    commits Int64,
+    pull_requests Int64,
+    active_time_ms Int64,
+    computed_ns UInt64""",
+}
+
+
+def _create(table: str, ttl_days: int) -> str:
+    column = TTL_COLUMNS[table]
+    return (f"CREATE TABLE IF NOT EXISTS {{db}}.{table} ({_COLUMNS[table]}\n) ENGINE = {_ENGINES[table]}\n"
+            f"PARTITION BY toYYYYMM({_seconds(column)})\nORDER BY ({_ORDER[table]})\n"
+            f"TTL {_ttl_clause(column, ttl_days)}\n"
+            "SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000")
+
+
+_TOOL_TEXT = ("session_id", "tool_name", "error", "decision", "decision_source", "tool_input", "tool_result",
+              "trace_id", "span_id")
+_SESSION_TEXT = ("workspace", "service_name", "user_id", "user_email", "account_org", "app_version",
+                 "terminal_type", "task_link")
+
+
+def _writes() -> tuple[str, ...]:
+    """The write tables of the two aggregating tables and the views that encode their rows."""
+    tool_columns = ", ".join(
+        [f"{c} Nullable(String)" for c in _TOOL_TEXT]
+        + ["time_ns Nullable(Int64)", "duration_ms Nullable(Float64)", "approval_wait_ms Nullable(Float64)",
+           "success Nullable(Bool)", "deleted UInt8", "version UInt64"])
+    # Raw columns are qualified (`w.`): the aliases of this SELECT reuse their names.
+    tool_select = ", ".join(
+        [f"(if(isNull(w.{c}), {ABSENT_LOW}, w.version), ifNull(w.{c}, '')) AS {c}" for c in _TOOL_TEXT]
+        + [f"(if(isNull(w.{c}), {ABSENT_LOW}, w.version), ifNull(w.{c}, 0)) AS {c}"
+           for c in ("duration_ms", "approval_wait_ms")]
+        + [f"(if(isNull(w.success), {ABSENT_LOW}, w.version), toUInt8(ifNull(w.success, false))) AS success",
+           "toUInt8(isNotNull(w.tool_name) OR isNotNull(w.success)) AS named",
+           "if(isNull(w.success), 0, w.version * 2 + toUInt64(w.success)) AS outcome",
+           "w.version * 2 + toUInt64(w.deleted = 0) AS live", "w.time_ns AS time_ns", "w.version AS version"])
+    session_columns = ", ".join(
+        ["first_seen_ns Int64", "last_seen_ns Int64", "source_type String"]
+        + [f"{c} Nullable(String)" for c in _SESSION_TEXT] + ["models Array(String)", "version UInt64"])
+    session_select = ", ".join(
+        ["w.first_seen_ns AS first_seen_ns", "w.last_seen_ns AS last_seen_ns",
+         f"(if(w.source_type = 'other', {ABSENT_HIGH}, w.version), w.source_type) AS source_type"]
+        + [f"(if(isNull(w.{c}), {ABSENT_HIGH}, w.version), ifNull(w.{c}, '')) AS {c}" for c in _SESSION_TEXT]
+        + ["w.models AS models", "w.version AS version"])
+    out = []
+    for writes, target, columns, select in ((TOOL_CALL_WRITES, TOOL_CALLS, tool_columns, tool_select),
+                                            (SESSION_WRITES, SESSIONS, session_columns, session_select)):
+        key = "tool_use_id" if target == TOOL_CALLS else "session_id"
+        out.append(f"CREATE TABLE IF NOT EXISTS {{db}}.{writes} (org_id LowCardinality(String), {key} String, "
+                   f"{columns}) ENGINE = Null")
+        out.append(f"CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.{target}_encode TO {{db}}.{target} AS "
+                   f"SELECT w.org_id AS org_id, w.{key} AS {key}, {select} FROM {{db}}.{writes} AS w")
+    return tuple(out)
+
+
+def migrations(ttl_days: int = DEFAULT_TTL_DAYS) -> list[Migration]:
+    """The telemetry history's migrations; ``ttl_days`` is the retention new tables are created with (change it on
+    existing tables with ``apply_retention``)."""
+    if ttl_days < 1:
+        raise ValueError("ttl_days must be at least 1")
+    return [Migration(100, "telemetry history: spans, events, LLM calls, tool calls, metric points, sessions, "
+                      "session rollups", tuple(_create(table, ttl_days) for table in TABLES) + _writes())]
+
+
+MIGRATIONS = migrations()
+
+
+def apply_retention(conn: AnalyticsConnection, ttl_days: int) -> None:
+    """Set every history table's TTL to ``ttl_days`` (idempotent: the same TTL again changes nothing)."""
+    if ttl_days < 1:
+        raise ValueError("ttl_days must be at least 1")
+    for table in TABLES:
+        conn.client.command(f"ALTER TABLE `{conn.database}`.{table} MODIFY TTL "
+                            f"{_ttl_clause(TTL_COLUMNS[table], ttl_days)}")

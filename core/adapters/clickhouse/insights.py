@@ -1,0 +1,471 @@
+"""ClickHouseFactInsights: the fact aggregations of the insights (FactInsights) over the telemetry history, with the
+SQLite adapter's InsightFilter semantics (core/adapters/sqlite/insights.py is the reference).
+
+Each aggregate is one statement per fact table over the whole window, grouped by day bucket where there are
+several: a record's bucket is the first bucket ending after its time (buckets sorted and disjoint; otherwise one
+statement set per bucket). A statement reads the newest version of each record (FINAL, or GROUP BY key for tool
+calls, whose sightings merge field by field), sums the records per bucket and session first, and only then joins
+those few rows to the sessions (merged from their sightings) and applies the filter. Filters resolve as in the
+Store:
+- ``source_type`` / ``workspace`` through the record's session, which must be near the bucket (its first / last
+  sighting within a day of it); a record without a session through the span it names (its own columns).
+- ``provider`` / ``model`` on LLM calls; spans are then the spans that reported a matching call, tasks those with
+  a span naming a matching model, and tool calls, API errors and session activity go through the sessions that
+  made a matching call inside the bucket.
+
+Assumptions (the day of slack the Store also gives sessions): the sightings of one LLM or tool call lie within a
+day of each other, a record is written at most a day before the time it reports, and a record without a session
+names a span started at most a day before or after it. They let reads skip every partition of the rewritable
+tables written before the window, and look spans up in the window's neighbourhood only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.adapters.clickhouse import history_schema as schema
+from core.adapters.clickhouse.connection import AnalyticsConnection
+from core.errors import StorageUnavailable
+from core.ports.fact_insights import CatalogWorkspace, FactInsights
+from core.ports.insights import (
+    API_ERROR_EVENTS,
+    UNKNOWN,
+    CallTotals,
+    DayTotals,
+    Dimension,
+    GroupTotals,
+    InsightFilter,
+    InsightTotals,
+)
+
+SLACK_NS = schema.SLACK_NS
+_HIGH = schema.ABSENT_HIGH
+
+# Sums in CallTotals order (without sessions) of the per-session sums where `{inc}` holds.
+_CALL_SUMS = ", ".join(f"sumIf(c.{column}, {{inc}})" for column in (
+    "n", "failed", "unpriced", "t_in", "t_out", "t_cr", "t_cc", "t_rs", "cost", "savings", "dur", "timed", "spans"))
+# The span a record without a session names (NULL for records with one: they never need it).
+_OWN_REF = ("if({a}.session_id IS NULL, {a}.trace_id, NULL) AS trace_id, "
+            "if({a}.session_id IS NULL, {a}.span_id, NULL) AS span_id")
+_NO_REF = "NULL AS trace_id, NULL AS span_id"
+_MAX_REF_PARAMETER = 20_000
+
+
+def _call_totals(row: Sequence[Any]) -> CallTotals:
+    """CallTotals from the 13 sums and the distinct sessions."""
+    return CallTotals(calls=int(row[0]), failed_calls=int(row[1]), unpriced_calls=int(row[2]), tokens_in=int(row[3]),
+                      tokens_out=int(row[4]), cache_read_tokens=int(row[5]), cache_creation_tokens=int(row[6]),
+                      reasoning_tokens=int(row[7]), cost_usd=float(row[8]), cache_savings_usd=float(row[9]),
+                      duration_ms=float(row[10]), timed_calls=int(row[11]), span_calls=int(row[12]),
+                      sessions=int(row[13]))
+
+
+@dataclass
+class _Scope:
+    """One request: the filter, its buckets and catalog lookups, as SQL fragments over bound parameters."""
+
+    db: str
+    org_id: str
+    f: InsightFilter
+    buckets: list[tuple[int, int]]
+    workspaces: Sequence[CatalogWorkspace]
+    params: dict[str, Any] = field(default_factory=dict)
+    refs: str = ""  # the spans session-less records name: a parameter, or a subquery when there are many
+
+    def __post_init__(self) -> None:
+        f = self.f
+        lo = min(b[0] for b in self.buckets)
+        hi = max(b[1] for b in self.buckets)
+        ws_path = None
+        if f.workspace is not None:
+            ws_path = next((w.path for w in self.workspaces if w.id == f.workspace and w.path != ""), None)
+        self.ws_path = ws_path
+        self.params = {
+            "org": self.org_id, "los": [b[0] for b in self.buckets], "his": [b[1] for b in self.buckets],
+            "lo": lo, "hi": hi, "slack": SLACK_NS, "src": f.source_type, "provider": f.provider, "model": f.model,
+            "ws": f.workspace, "ws_path": ws_path, "ws_prefix": ws_path.rstrip("/") + "/" if ws_path else None,
+            "written_from": schema.partition_id(lo - SLACK_NS), "api_errors": list(API_ERROR_EVENTS),
+        }
+
+    # -- windows and buckets -------------------------------------------------------------------------------
+    @staticmethod
+    def bucket(column: str) -> str:
+        return f"arrayFirstIndex(h -> {column} < h, {{his:Array(Int64)}})"
+
+    @staticmethod
+    def in_bucket(column: str, b: str = "b") -> str:
+        return f"{b} > 0 AND {column} >= {{los:Array(Int64)}}[{b}]"
+
+    @staticmethod
+    def window(column: str, slack: bool = False) -> str:
+        if slack:
+            return (f"{column} >= {{lo:Int64}} - {{slack:Int64}} AND {column} < {{hi:Int64}} + {{slack:Int64}}")
+        return f"{column} >= {{lo:Int64}} AND {column} < {{hi:Int64}}"
+
+    # -- sessions ------------------------------------------------------------------------------------------
+    def sessions(self) -> str:
+        """Every session of the org, merged from its sightings."""
+        def first(column: str, absent: str) -> str:
+            return f"if(tupleElement(min({column}), 1) = {_HIGH}, {absent}, tupleElement(min({column}), 2))"
+        other = "'other'"
+        return (f"SELECT session_id, min(first_seen_ns) AS s_first, max(last_seen_ns) AS s_last, "
+                f"{first('source_type', other)} AS s_source, {first('workspace', 'NULL')} AS s_workspace, "
+                f"{first('task_link', 'NULL')} AS s_task FROM {self.db}.{schema.SESSIONS} "
+                "WHERE org_id = {org:String} GROUP BY session_id")
+
+    @staticmethod
+    def near(b: str = "b") -> str:
+        """The joined session is seen within a day of bucket ``b``."""
+        return (f"s.s_last >= {{los:Array(Int64)}}[{b}] - {{slack:Int64}} "
+                f"AND s.s_first < {{his:Array(Int64)}}[{b}] + {{slack:Int64}}")
+
+    def ws_match(self, column: str) -> str:
+        terms = [f"ifNull({column}, '{UNKNOWN}') = {{ws:String}}"]
+        if self.ws_path is not None:
+            terms += [f"{column} = {{ws_path:String}}", f"startsWith({column}, {{ws_prefix:String}})"]
+        return "(" + " OR ".join(terms) + ")"
+
+    def facets(self, source: str, workspace: str) -> str:
+        """source_type / workspace of a session (``s.s_*``) or of a span's own columns."""
+        terms = []
+        if self.f.source_type is not None:
+            terms.append(f"{source} = {{src:String}}")
+        if self.f.workspace is not None:
+            terms.append(self.ws_match(workspace))
+        return " AND ".join(terms) or "1"
+
+    def session_match(self, session: str, facets: bool = True, b: str = "b") -> str:
+        """A record with a session matches through its session near bucket ``b`` (with facets)."""
+        terms = [f"{session} IS NOT NULL", self.near(b)]
+        if facets and self.f.by_session:
+            terms.append(self.facets("s.s_source", "s.s_workspace"))
+        return "(" + " AND ".join(terms) + ")"
+
+    # -- LLM calls -----------------------------------------------------------------------------------------
+    def call_terms(self, alias: str) -> str:
+        terms = []
+        if self.f.provider is not None:
+            terms.append(f"{alias}.provider = {{provider:String}}")
+        if self.f.model is not None:
+            terms.append(f"{alias}.model = {{model:String}}")
+        return "".join(f" AND {t}" for t in terms)
+
+    def calls(self, columns: str) -> str:
+        """The window's LLM calls (newest version of each key; matching provider / model), with bucket ``b``."""
+        return (f"SELECT {columns}, {self.bucket('c.time_ns')} AS b FROM {self.db}.{schema.LLM_CALLS} AS c FINAL "
+                "WHERE c.org_id = {org:String} AND c._partition_id >= {written_from:String} "
+                f"AND {self.window('c.time_ns')}{self.call_terms('c')}")
+
+    def call_sessions(self) -> str:
+        """(bucket, session) of the sessions that made a matching LLM call inside the bucket."""
+        return (f"SELECT b, c.session_id FROM ({self.calls('c.session_id, c.time_ns')}) AS c "
+                f"WHERE {self.in_bucket('c.time_ns')} AND c.session_id IS NOT NULL")
+
+    # -- spans a session-less record names -------------------------------------------------------------------
+    def own_spans(self, refs: str) -> str:
+        """Spans (their own source_type / workspace) whose (trace_id, span_id) is in ``refs`` (a parameter or a
+        subquery)."""
+        return (f"SELECT trace_id, span_id, source_type AS o_source, workspace AS o_workspace, 1 AS o_found "
+                f"FROM {self.db}.{schema.SPANS} FINAL WHERE org_id = {{org:String}} "
+                f"AND {self.window('start_ns', slack=True)} AND (trace_id, span_id) IN {refs}")
+
+    def fact_match(self, session: str, own: bool, b: str = "b") -> str:
+        """A tool call or event matches through its session (and, with provider / model, a session that made a
+        matching call in the bucket); without a session, through its span, when the filter is on sessions alone."""
+        f = self.f
+        if not f.by_session and not f.by_call:
+            return "1"
+        terms = [self.session_match(session, b=b)] if f.by_session else [f"{session} IS NOT NULL"]
+        if f.by_call:
+            terms.append(f"({b}, {session}) IN ({self.call_sessions()})")
+        match = " AND ".join(terms)
+        if own:
+            own_facets = self.facets("o.o_source", "o.o_workspace")
+            match = f"({match}) OR ({session} IS NULL AND o.o_found = 1 AND {own_facets})"
+        return f"({match})"
+
+
+class ClickHouseFactInsights(FactInsights):
+    """FactInsights on the telemetry history tables (history_schema) of one AnalyticsConnection."""
+
+    def __init__(self, conn: AnalyticsConnection) -> None:
+        self._conn = conn
+        self._db = conn.database
+
+    def _rows(self, sql: str, s: _Scope) -> list[Sequence[Any]]:
+        try:
+            result = self._conn.client.query(sql, parameters=s.params, settings={"join_use_nulls": 1})
+        except Exception as exc:
+            raise StorageUnavailable(f"analytics cannot answer: {type(exc).__name__}: {exc}"[:500]) from exc
+        return list(result.result_rows)
+
+    def _scope(self, org_id: str, f: InsightFilter, buckets: list[tuple[int, int]],
+               workspaces: Sequence[CatalogWorkspace]) -> _Scope:
+        return _Scope(self._db, org_id, f, buckets, workspaces)
+
+    def _own_refs(self, s: _Scope, refs: str) -> bool:
+        """Find the spans that session-less records name (``refs`` selects their (trace_id, span_id)): usually none
+        or few, passed on as a parameter (many stay a subquery). False when there are none: spans are not read."""
+        rows = self._rows(f"{refs} LIMIT {_MAX_REF_PARAMETER + 1}", s)
+        pairs = sorted({(str(r[0]), str(r[1])) for r in rows})
+        s.params["refs"] = pairs
+        s.refs = "{refs:Array(Tuple(String, String))}" if len(rows) <= _MAX_REF_PARAMETER else f"({refs})"
+        return bool(pairs)
+
+    @staticmethod
+    def _own_join(s: _Scope, alias: str) -> str:
+        """The join of session-less records (alias ``alias``) to their spans' own columns (``o.*``)."""
+        right = s.own_spans(s.refs) if s.params.get("refs") else (
+            "SELECT '' AS trace_id, '' AS span_id, toNullable('') AS o_source, toNullable('') AS o_workspace, "
+            "toNullable(0) AS o_found LIMIT 0")
+        return f" LEFT ANY JOIN ({right}) AS o ON {alias}.trace_id = o.trace_id AND {alias}.span_id = o.span_id"
+
+    # -- statements -------------------------------------------------------------------------------------------
+    # Each statement reads its facts once and first sums them per bucket and session (and per model or provider,
+    # and per span for a record without a session): the session's bounds and properties, the spans of
+    # session-less records and the filter then apply to those few rows. Rows come back per bucket (and raw
+    # dimension value where grouped).
+
+    def _call_rows(self, s: _Scope, long_window: bool, dimension: Dimension | None = None) -> list[Sequence[Any]]:
+        """(bucket, raw dimension value or NULL, 13 sums, distinct sessions) per bucket (and value)."""
+        f = s.f
+        by_session_dim = dimension in ("source_type", "workspace")
+        own = f.by_session or by_session_dim  # session-less calls need their span
+        if by_session_dim:
+            # Sessions near the bucket (facets only when filtered), else session-less calls by their span.
+            inc = (f"({s.session_match('c.session_id', facets=f.by_session)} OR (c.session_id IS NULL AND "
+                   f"{s.facets('o.o_source', 'o.o_workspace')}))")
+            sessions = "c.session_id IS NOT NULL"
+            column = "source" if dimension == "source_type" else "workspace"
+            key = f"if(c.session_id IS NOT NULL, s.s_{column}, o.o_{column})"
+        else:
+            inc = "1"
+            if f.by_session:
+                inc = (f"({s.session_match('c.session_id')} OR (c.session_id IS NULL AND o.o_found = 1 AND "
+                       f"{s.facets('o.o_source', 'o.o_workspace')}))")
+            key = "c.dim"
+            if f.by_session:
+                sessions = s.session_match("c.session_id")
+            elif long_window and dimension is None:
+                sessions = s.session_match("c.session_id", facets=False)
+            else:
+                sessions = "c.session_id IS NOT NULL"
+        dim = f"c.{dimension}" if dimension in ("model", "provider") else "NULL"
+        named_spans = own and self._own_refs(s, (
+            f"SELECT DISTINCT trace_id, span_id FROM {self._db}.{schema.LLM_CALLS} WHERE org_id = {{org:String}} "
+            "AND _partition_id >= {written_from:String} AND session_id IS NULL AND span_id IS NOT NULL "
+            f"AND {s.window('time_ns', slack=True)}"))
+        ref = _OWN_REF.format(a="c") if named_spans else _NO_REF
+        calls = s.calls("c.session_id, c.time_ns, c.model, c.provider, c.tokens_in, c.tokens_out, "
+                        "c.cache_read_tokens, c.cache_creation_tokens, c.reasoning_tokens, c.cost_usd, "
+                        "c.cache_savings_usd, c.success, c.unpriced, c.duration_ms, c.trace_id, c.span_id")
+        per_session = (
+            f"SELECT b, c.session_id AS session_id, {dim} AS dim, {ref}, count() AS n, "
+            "countIf(NOT c.success) AS failed, countIf(c.unpriced) AS unpriced, sum(c.tokens_in) AS t_in, "
+            "sum(c.tokens_out) AS t_out, sum(c.cache_read_tokens) AS t_cr, sum(c.cache_creation_tokens) AS t_cc, "
+            "sum(c.reasoning_tokens) AS t_rs, sum(c.cost_usd) AS cost, sum(c.cache_savings_usd) AS savings, "
+            "sum(ifNull(c.duration_ms, 0)) AS dur, count(c.duration_ms) AS timed, count(c.span_id) AS spans "
+            f"FROM ({calls}) AS c WHERE {s.in_bucket('c.time_ns')} GROUP BY b, session_id, dim, trace_id, span_id")
+        joins = ""
+        if "s.s_" in inc + sessions + key:  # the session's bounds or properties are read
+            joins = f"LEFT JOIN ({s.sessions()}) AS s ON c.session_id = s.session_id"
+        if own:
+            joins += self._own_join(s, "c")
+        sql = (f"SELECT c.b, {key} AS raw, {_CALL_SUMS.format(inc=inc)}, uniqExactIf(c.session_id, {inc} AND "
+               f"{sessions}) FROM ({per_session}) AS c {joins} GROUP BY c.b, raw")
+        return self._rows(sql, s)
+
+    def _span_rows(self, s: _Scope, dimension: Dimension | None = None, tasks: str = "") -> list[Sequence[Any]]:
+        """(bucket, raw dimension value or NULL, span count[, tasks]) per bucket (and value). ``tasks``:
+        "count" adds the distinct tasks of the matching spans, "ids" their ids."""
+        f = s.f
+        span_terms = f"(x.session_id IS NULL AND {s.facets('x.own_source', 'x.own_workspace')})"
+        if dimension is not None:
+            column = "source" if dimension == "source_type" else "workspace"
+            key = f"if(x.session_id IS NOT NULL, s.s_{column}, x.own_{column})"
+            match = f"({s.session_match('x.session_id', facets=f.by_session)} OR {span_terms})"
+        else:
+            key = "NULL"
+            match = f"({s.session_match('x.session_id')} OR {span_terms})" if f.by_session else "1"
+        select = ["0" if f.by_call else f"sumIf(x.n, {match})"]
+        task_columns = ""
+        if tasks:
+            task_columns = f", x.task_id AS task_id, (x.model IS NOT NULL{s.call_terms('x')}) AS model_ok"
+            task = "coalesce(x.task_id, s.s_task)"
+            task_match = f"{task} IS NOT NULL AND {match if f.by_session else '1'}"
+            if f.by_call:
+                task_match += " AND x.model_ok"
+            select.append(f"uniqExactIf({task}, {task_match})" if tasks == "count"
+                          else f"groupUniqArrayIf({task}, {task_match})")
+        selected = ", ".join(select)
+        per_session = (
+            f"SELECT b, x.session_id AS session_id, if(x.session_id IS NULL, x.source_type, NULL) AS own_source, "
+            f"if(x.session_id IS NULL, x.workspace, NULL) AS own_workspace{task_columns}, count() AS n "
+            f"FROM (SELECT session_id, start_ns, source_type, workspace, model, provider, task_id, "
+            f"{s.bucket('start_ns')} AS b FROM {self._db}.{schema.SPANS} FINAL WHERE org_id = {{org:String}} "
+            f"AND {s.window('start_ns')}) AS x WHERE {s.in_bucket('x.start_ns')} "
+            f"GROUP BY b, session_id, own_source, own_workspace{', task_id, model_ok' if tasks else ''}")
+        joins = ""
+        if "s.s_" in key + selected:
+            joins = f"LEFT JOIN ({s.sessions()}) AS s ON x.session_id = s.session_id"
+        sql = f"SELECT x.b, {key} AS raw, {selected} FROM ({per_session}) AS x {joins} GROUP BY x.b, raw"
+        return self._rows(sql, s)
+
+    def _tool_rows(self, s: _Scope) -> list[Sequence[Any]]:
+        """(bucket, tool calls, failed tool calls) per bucket."""
+        f = s.f
+        t = f"{self._db}.{schema.TOOL_CALLS}"
+        own = f.by_session and not f.by_call
+        # Sightings without a session (a superset of the calls whose merged session is none).
+        named_spans = own and self._own_refs(s, (
+            f"SELECT DISTINCT tupleElement(trace_id, 2), tupleElement(span_id, 2) FROM {t} "
+            "WHERE org_id = {org:String} AND _partition_id >= {written_from:String} "
+            "AND tupleElement(session_id, 1) = 0 AND tupleElement(span_id, 1) != 0 "
+            f"AND {s.window('time_ns', slack=True)}"))
+        # Each call's sightings merged by GROUP BY (as FINAL would, across partitions; faster here): the newest
+        # present session (and span), the earliest time, the newest outcome.
+        def newest(column: str) -> str:
+            return f"argMax(tupleElement({column}, 2), tupleElement({column}, 1))"
+        spans = f", {newest('trace_id')} AS m_trace, {newest('span_id')} AS m_span" if named_spans else ""
+        merged = (f"SELECT {newest('session_id')} AS m_session, max(tupleElement(session_id, 1)) AS m_seen, "
+                  f"min(time_ns) AS m_time, max(outcome) AS m_outcome{spans} FROM {t} "
+                  "WHERE org_id = {org:String} AND _partition_id >= {written_from:String} "
+                  # A record with neither a name nor an outcome is a placeholder, not a call (core.sessions).
+                  f"GROUP BY tool_use_id HAVING max(live) % 2 = 1 AND max(named) = 1 AND {s.window('m_time')}")
+        spans = "m_trace AS trace_id, m_span AS span_id, " if named_spans else ""
+        tools = ("SELECT if(m_seen = 0, NULL, m_session) AS sid, m_time AS time_ns, "
+                 f"m_outcome != 0 AND m_outcome % 2 = 0 AS failed, {spans}{s.bucket('m_time')} AS b FROM ({merged})")
+        ref = _OWN_REF.format(a="t").replace("t.session_id", "t.sid") if named_spans else _NO_REF
+        per_session = (f"SELECT b, t.sid AS sid, {ref}, count() AS n, countIf(t.failed) AS n_failed FROM ({tools}) "
+                       f"AS t WHERE {s.in_bucket('t.time_ns')} GROUP BY b, sid, trace_id, span_id")
+        joins = f"LEFT JOIN ({s.sessions()}) AS s ON t.sid = s.session_id" if f.by_session else ""
+        if own:
+            joins += self._own_join(s, "t")
+        match = s.fact_match("t.sid", own)
+        sql = (f"SELECT t.b, sumIf(t.n, {match}), sumIf(t.n_failed, {match}) FROM ({per_session}) AS t {joins} "
+               "GROUP BY t.b")
+        return self._rows(sql, s)
+
+    def _error_rows(self, s: _Scope) -> list[Sequence[Any]]:
+        """(bucket, API errors) per bucket."""
+        f = s.f
+        own = f.by_session and not f.by_call
+        named_spans = own and self._own_refs(s, (
+            f"SELECT DISTINCT trace_id, span_id FROM {self._db}.{schema.EVENTS} WHERE org_id = {{org:String}} "
+            "AND name IN {api_errors:Array(String)} AND session_id IS NULL AND span_id IS NOT NULL "
+            f"AND {s.window('time_ns', slack=True)}"))
+        events = (f"SELECT session_id, time_ns, trace_id, span_id, {s.bucket('time_ns')} AS b "
+                  f"FROM {self._db}.{schema.EVENTS} FINAL WHERE org_id = {{org:String}} "
+                  f"AND name IN {{api_errors:Array(String)}} AND {s.window('time_ns')}")
+        ref = _OWN_REF.format(a="e") if named_spans else _NO_REF
+        per_session = (f"SELECT b, e.session_id AS session_id, {ref}, count() AS n FROM ({events}) AS e "
+                       f"WHERE {s.in_bucket('e.time_ns')} GROUP BY b, session_id, trace_id, span_id")
+        joins = f"LEFT JOIN ({s.sessions()}) AS s ON e.session_id = s.session_id" if f.by_session else ""
+        if own:
+            joins += self._own_join(s, "e")
+        match = s.fact_match("e.session_id", own)
+        sql = f"SELECT e.b, sumIf(e.n, {match}) FROM ({per_session}) AS e {joins} GROUP BY e.b"
+        return self._rows(sql, s)
+
+    def _activity(self, s: _Scope, t: InsightTotals) -> None:
+        """Sums of the session rollups of the sessions active in the window (no slack here)."""
+        f = s.f
+        terms = ["s.s_last >= {lo:Int64}", "s.s_first < {hi:Int64}"]
+        if f.by_session:
+            terms.append(s.session_match("r.session_id", b="1"))
+        if f.by_call:
+            terms.append(f"(1, r.session_id) IN ({s.call_sessions()})")
+        sql = (f"SELECT sum(r.lines_added), sum(r.lines_removed), sum(r.commits), sum(r.pull_requests), "
+               f"sum(r.active_time_ms) FROM (SELECT session_id, lines_added, lines_removed, commits, pull_requests, "
+               f"active_time_ms FROM {self._db}.{schema.SESSION_ROLLUPS} FINAL WHERE org_id = {{org:String}}) AS r "
+               f"INNER JOIN ({s.sessions()}) AS s ON r.session_id = s.session_id WHERE {' AND '.join(terms)}")
+        row = self._rows(sql, s)[0]
+        t.lines_added, t.lines_removed, t.commits, t.pull_requests, t.active_time_ms = (int(v or 0) for v in row)
+
+    # -- the port ------------------------------------------------------------------------------------------
+    def insight_totals(self, org_id: str, f: InsightFilter, workspaces: Sequence[CatalogWorkspace]
+                       ) -> InsightTotals:
+        s = self._scope(org_id, f, [(f.start_ns, f.end_ns)], workspaces)
+        calls = [_call_totals(r[2:]) for r in self._call_rows(s, long_window=True)]
+        t = InsightTotals(calls=calls[0] if calls else CallTotals())
+        if f.by_call:
+            t.spans = t.calls.span_calls
+        else:
+            t.spans = sum(int(r[2]) for r in self._span_rows(s))
+        tools = self._tool_rows(s)
+        t.tool_calls, t.failed_tool_calls = (int(tools[0][1]), int(tools[0][2])) if tools else (0, 0)
+        t.api_errors = sum(int(r[1]) for r in self._error_rows(s))
+        self._activity(s, t)
+        return t
+
+    def insight_groups(self, org_id: str, f: InsightFilter, dimension: Dimension,
+                       workspaces: Sequence[CatalogWorkspace]) -> list[GroupTotals]:
+        s = self._scope(org_id, f, [(f.start_ns, f.end_ns)], workspaces)
+        keys = _Keys(dimension, workspaces if dimension == "workspace" else [])
+        groups: dict[str, GroupTotals] = {}
+        for row in self._call_rows(s, long_window=False, dimension=dimension):
+            key = keys.of(row[1])
+            groups.setdefault(key, GroupTotals(key)).calls.add(_call_totals(row[2:]))
+        if dimension in ("model", "provider") or f.by_call:
+            for g in groups.values():
+                g.spans = g.calls.span_calls
+        else:
+            for row in self._span_rows(s, dimension):
+                key = keys.of(row[1])
+                groups.setdefault(key, GroupTotals(key)).spans += int(row[2])
+        return [g for g in groups.values() if g.calls.calls or g.spans]
+
+    def insight_days(self, org_id: str, f: InsightFilter, days: list[tuple[int, int]],
+                     workspaces: Sequence[CatalogWorkspace]) -> list[DayTotals]:
+        if not days:
+            return []
+        ordered = all(lo <= hi for lo, hi in days) and all(days[i][1] <= days[i + 1][0]
+                                                              for i in range(len(days) - 1))
+        if not ordered:  # buckets that overlap or are out of order: one statement set per bucket
+            return [self._days(org_id, f, [d], workspaces)[0] for d in days]
+        return self._days(org_id, f, days, workspaces)
+
+    def _days(self, org_id: str, f: InsightFilter, days: list[tuple[int, int]],
+              workspaces: Sequence[CatalogWorkspace]) -> list[DayTotals]:
+        s = self._scope(org_id, f, days, workspaces)
+        out = [DayTotals(lo, hi) for lo, hi in days]
+        for row in self._call_rows(s, long_window=False):
+            out[int(row[0]) - 1].calls = _call_totals(row[2:])
+        for row in self._span_rows(s, tasks="count"):
+            d = out[int(row[0]) - 1]
+            d.spans, d.tasks = int(row[2]), int(row[3])
+        for row in self._tool_rows(s):
+            d = out[int(row[0]) - 1]
+            d.tool_calls, d.failed_tool_calls = int(row[1]), int(row[2])
+        for row in self._error_rows(s):
+            out[int(row[0]) - 1].api_errors = int(row[1])
+        if f.by_call:
+            for d in out:
+                d.spans = d.calls.span_calls
+        return out
+
+    def task_ids(self, org_id: str, f: InsightFilter, workspaces: Sequence[CatalogWorkspace]) -> set[str]:
+        s = self._scope(org_id, f, [(f.start_ns, f.end_ns)], workspaces)
+        return {task for row in self._span_rows(s, tasks="ids") for task in row[3]}
+
+
+class _Keys:
+    """Breakdown keys of raw dimension values: ``unknown`` for no model, provider or workspace, ``other`` for no
+    source type, and a catalog workspace's id for a path at or under its path (the longest such path wins)."""
+
+    def __init__(self, dimension: Dimension, workspaces: Sequence[CatalogWorkspace]) -> None:
+        self.dimension = dimension
+        roots = [(w.id, w.path.rstrip("/") + "/") for w in workspaces if w.path != ""]
+        self._roots = sorted(roots, key=lambda r: -len(r[1]))
+
+    def of(self, raw: str | None) -> str:
+        if self.dimension == "source_type":
+            return raw or "other"
+        if not raw:
+            return UNKNOWN
+        if self.dimension != "workspace" or not self._roots:
+            return raw
+        slashed = raw.rstrip("/") + "/"
+        return next((ws_id for ws_id, root in self._roots if slashed.startswith(root)), raw)

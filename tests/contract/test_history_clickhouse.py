@@ -1,0 +1,233 @@
+"""The telemetry history on ClickHouse (embedded chdb): versioned idempotent schema, replays that change nothing,
+rewritten LLM and tool calls read once with their newest fields, tool placeholders adopted by their real ids, the
+retention TTL, and org isolation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from core.adapters.clickhouse import history_schema as schema
+from core.adapters.clickhouse.connection import AnalyticsConnection
+from core.adapters.clickhouse.history import ClickHouseHistory
+from core.adapters.clickhouse.insights import ClickHouseFactInsights
+from core.insights.window import to_ns
+from core.ports.fact_insights import SessionRollupRow
+from core.ports.insights import InsightFilter
+from core.records import (
+    Batch,
+    EventRecord,
+    Links,
+    LlmCallRecord,
+    MetricPointRecord,
+    SessionRecord,
+    SpanRecord,
+    ToolCallRecord,
+    Usage,
+)
+
+T = to_ns(datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
+H = 3600 * 10**9
+DAY = 24 * H
+WINDOW = InsightFilter(T - 30 * DAY, T + DAY)
+
+
+@pytest.fixture
+def conn(analytics_dsn: str) -> Iterator[AnalyticsConnection]:
+    c = AnalyticsConnection(analytics_dsn)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def history(conn: AnalyticsConnection) -> ClickHouseHistory:
+    return ClickHouseHistory(conn)
+
+
+@pytest.fixture
+def facts(conn: AnalyticsConnection) -> ClickHouseFactInsights:
+    return ClickHouseFactInsights(conn)
+
+
+def rows(conn: AnalyticsConnection, sql: str) -> list[tuple[object, ...]]:
+    return [tuple(r) for r in conn.client.query(sql.replace("{db}", conn.database)).result_rows]
+
+
+def span(sid: str, t: int, session: str | None = "s1", model: str | None = None) -> SpanRecord:
+    return SpanRecord("tr1", sid, None, "op", "internal", "ok", None, t, t + 5_000_000, session, "claude-code",
+                      "claude_code", "/src/a", Usage(model=model, provider="claude" if model else None, tokens_in=3),
+                      Links(task_id="task-1"), '{"a":1}', '{"service.name":"claude-code"}', None)
+
+
+def call(key: str, t: int, tokens_out: int, model: str = "claude-sonnet-4-5", session: str = "s1",
+         cost: float = 0.5) -> LlmCallRecord:
+    return LlmCallRecord(key, session, t, 100.0, Usage(model=model, provider="claude", tokens_in=10,
+                                                      tokens_out=tokens_out, provided_cost_usd=cost),
+                         trace_id="tr1", span_id="01", source="span")
+
+
+def batch(org: str = "acme") -> Batch:
+    return Batch(
+        org,
+        spans=[span("01", T, model="claude-sonnet-4-5"), span("02", T + 1)],
+        events=[EventRecord("ev1", "claude_code.api_error", "claude_code", T + 2, "s1", None, None, None, None,
+                            None, "{}", "{}"),
+                EventRecord("ev2", "claude_code.user_prompt", "claude_code", T + 3, "s1", "p1", None, None, None,
+                            "prompt", "{}", "{}")],
+        llm_calls=[call("span:tr1:01", T + 5, 20)],
+        tool_calls=[ToolCallRecord("toolu-1", "s1", tool_name="Bash", time_ns=T + 6, success=False,
+                                   trace_id="tr1", span_id="02")],
+        metric_points=[MetricPointRecord("series-1", "claude_code.token.usage", "sum", "delta", T - 60 * 10**9, T,
+                                         42.0, "s1", "claude-sonnet-4-5", "output", "{}", "{}")],
+        sessions={"s1": SessionRecord("s1", T, T + H, service_name="claude-code", source_type="claude_code",
+                                      workspace="/src/a", models={"claude-sonnet-4-5"})},
+    )
+
+
+def test_the_schema_is_versioned_and_applying_it_twice_changes_nothing(conn: AnalyticsConnection) -> None:
+    ClickHouseHistory(conn)
+    ClickHouseHistory(conn)
+    assert conn.migrate(schema.migrations()) == []
+    for statement in schema.migrations()[0].statements:  # every statement is idempotent on its own
+        conn.client.command(statement.replace("{db}", f"`{conn.database}`"))
+    tables = dict(rows(conn, "SELECT name, create_table_query FROM system.tables WHERE database = '{db}'"))
+    for table in schema.TABLES:
+        ddl = str(tables[table])
+        assert "ORDER BY (org_id," in ddl and "ttl_only_drop_parts = 1" in ddl, table
+        assert "toIntervalDay(400)" in ddl, table
+    assert "bloom_filter" in str(tables[schema.SPANS]) and "PARTITION BY toYYYYMM" in str(tables[schema.SPANS])
+    schema.apply_retention(conn, 30)
+    schema.apply_retention(conn, 30)
+    tables = dict(rows(conn, "SELECT name, create_table_query FROM system.tables WHERE database = '{db}'"))
+    assert all("toIntervalDay(30)" in str(tables[t]) for t in schema.TABLES)
+
+
+def _counts(conn: AnalyticsConnection) -> dict[str, int]:
+    return {t: int(rows(conn, f"SELECT count() FROM {{db}}.{t} FINAL")[0][0]) for t in schema.TABLES
+            if t != schema.SESSION_ROLLUPS}
+
+
+def test_a_replayed_batch_changes_nothing(history: ClickHouseHistory, facts: ClickHouseFactInsights,
+                                          conn: AnalyticsConnection) -> None:
+    history.export("acme", batch(), version_ns=T + 10)
+    first = facts.insight_totals("acme", WINDOW, [])
+    stored = _counts(conn)
+    assert stored == {schema.SPANS: 2, schema.EVENTS: 2, schema.LLM_CALLS: 1, schema.TOOL_CALLS: 1,
+                      schema.METRIC_POINTS: 1, schema.SESSIONS: 1}
+    raw_spans = rows(conn, "SELECT count() FROM {db}.telemetry_spans")[0][0]
+    history.export("acme", batch(), version_ns=T + 10)  # a redelivery: the engine drops the same insert
+    assert rows(conn, "SELECT count() FROM {db}.telemetry_spans")[0][0] == raw_spans
+    for version in (T + 20, T + 30):  # the same request ingested again later: new versions, same facts
+        history.export("acme", batch(), version_ns=version)
+    assert _counts(conn) == stored
+    again = facts.insight_totals("acme", WINDOW, [])
+    assert again == first
+    assert (again.calls.calls, again.spans, again.tool_calls, again.failed_tool_calls, again.api_errors) == (
+        1, 2, 1, 1, 1)
+    assert (again.calls.tokens_out, again.calls.sessions) == (20, 1)
+
+
+def test_a_rewritten_llm_call_is_read_once_with_its_newest_fields(history: ClickHouseHistory,
+                                                                 facts: ClickHouseFactInsights,
+                                                                 conn: AnalyticsConnection) -> None:
+    # The span reports the call first; its event arrives later with another time (in the next month) and the
+    # join rewrites the stored call under the same key.
+    march, april = T, to_ns(datetime(2026, 4, 1, 0, 0, 1, tzinfo=UTC))
+    v1, v2 = to_ns(datetime(2026, 3, 31, 23, 59, tzinfo=UTC)), to_ns(datetime(2026, 4, 1, 0, 1, tzinfo=UTC))
+    sessions = {"s1": SessionRecord("s1", march, april, source_type="claude_code")}
+    history.export("acme", Batch("acme", llm_calls=[call("req:r1", march, 20)], sessions=sessions), version_ns=v1)
+    history.export("acme", Batch("acme", llm_calls=[call("req:r1", april, 30, model="claude-opus-4-5", cost=2.0)],
+                                 sessions=sessions), version_ns=v2)
+    # A late redelivery of the first write changes nothing: its version is older.
+    history.export("acme", Batch("acme", llm_calls=[call("req:r1", march, 20)], sessions=sessions), version_ns=v1)
+    both = InsightFilter(march - DAY, april + DAY)
+    totals = facts.insight_totals("acme", both, [])
+    assert (totals.calls.calls, totals.calls.tokens_out, totals.calls.cost_usd) == (1, 30, 2.0)
+    assert {g.key for g in facts.insight_groups("acme", both, "model", [])} == {"claude-opus-4-5"}
+    assert facts.insight_totals("acme", InsightFilter(march - DAY, march + DAY), []).calls.calls == 0
+    # Each version stays in the partition of its own write.
+    parts = rows(conn, "SELECT _partition_id, version FROM {db}.telemetry_llm_calls ORDER BY version")
+    assert sorted(set(parts)) == [("202603", v1), ("202604", v2)]
+
+
+def test_tool_call_sources_fill_fields_and_the_earliest_time_wins(history: ClickHouseHistory,
+                                                                 facts: ClickHouseFactInsights,
+                                                                 conn: AnalyticsConnection) -> None:
+    sessions = {"s1": SessionRecord("s1", T - H, T + H, source_type="claude_code")}
+    decision = ToolCallRecord("toolu-9", "s1", decision="accept")  # no time yet
+    result = ToolCallRecord("toolu-9", None, time_ns=T + 30 * 10**9, success=False, duration_ms=12.0)
+    started = ToolCallRecord("toolu-9", "s1", tool_name="Bash", time_ns=T, trace_id="tr1", span_id="05")
+    for i, tool in enumerate((decision, result, started)):
+        history.export("acme", Batch("acme", tool_calls=[tool], sessions=sessions), version_ns=T + i)
+    history.export("acme", Batch("acme", tool_calls=[decision]), version_ns=T)  # a late redelivery
+    merged = rows(conn, "SELECT tool_use_id, tupleElement(tool_name, 2), time_ns, tupleElement(success, 2), "
+                        "tupleElement(decision, 2), tupleElement(duration_ms, 2), tupleElement(session_id, 2) "
+                        "FROM {db}.telemetry_tool_calls FINAL")
+    assert merged == [("toolu-9", "Bash", T, 0, "accept", 12.0, "s1")]
+    t = facts.insight_totals("acme", InsightFilter(T, T + 10**9), [])
+    assert (t.tool_calls, t.failed_tool_calls) == (1, 1)
+    assert facts.insight_totals("acme", InsightFilter(T + 10**9, T + H), []).tool_calls == 0
+
+
+def test_a_tool_placeholder_is_adopted_by_its_real_id_in_either_order(history: ClickHouseHistory,
+                                                                      facts: ClickHouseFactInsights) -> None:
+    sessions = {"s1": SessionRecord("s1", T - H, T + H, source_type="claude_code")}
+    placeholder = ToolCallRecord("span:tr1:07", "s1", tool_name="Bash", time_ns=T, trace_id="tr1", span_id="07")
+    real = ToolCallRecord("toolu-7", "s1", time_ns=T + 10**9, success=False, trace_id="tr1", span_id="07")
+    history.export("acme", Batch("acme", tool_calls=[placeholder], sessions=sessions), version_ns=T)
+    history.export("acme", Batch("acme", tool_calls=[real]), version_ns=T + 1)
+    history.export("globex", Batch("globex", tool_calls=[real], sessions=sessions), version_ns=T + 1)
+    history.export("globex", Batch("globex", tool_calls=[placeholder]), version_ns=T + 2)
+    for org in ("acme", "globex"):
+        t = facts.insight_totals(org, InsightFilter(T, T + H), [])
+        assert (t.tool_calls, t.failed_tool_calls) == (1, 1), org
+        # The placeholder's earlier start is the call's time.
+        assert facts.insight_totals(org, InsightFilter(T, T + 1), []).tool_calls == 1, org
+
+
+def test_session_rollups_keep_the_newest_recompute(history: ClickHouseHistory,
+                                                   facts: ClickHouseFactInsights) -> None:
+    history.export("acme", batch(), version_ns=T)
+    history.export_session_rollups("acme", [SessionRollupRow("s1", 10, 2, 1, 1, 5000, computed_ns=T + 2)])
+    history.export_session_rollups("acme", [SessionRollupRow("s1", 3, 1, 0, 0, 100, computed_ns=T + 1)])
+    t = facts.insight_totals("acme", WINDOW, [])
+    assert (t.lines_added, t.lines_removed, t.commits, t.pull_requests, t.active_time_ms) == (10, 2, 1, 1, 5000)
+    outside = facts.insight_totals("acme", InsightFilter(T + 2 * H, T + 3 * H), [])
+    assert outside.lines_added == 0  # the session was not active then
+
+
+def test_rows_past_the_retention_are_dropped(history: ClickHouseHistory, conn: AnalyticsConnection) -> None:
+    old = T - 500 * DAY
+    history.export("acme", Batch("acme", spans=[span("01", old)], llm_calls=[call("req:old", old, 5)]),
+                   version_ns=old)
+    history.export("acme", batch(), version_ns=T)
+    for table in (schema.SPANS, schema.LLM_CALLS):
+        conn.client.command(f"OPTIMIZE TABLE `{conn.database}`.{table} FINAL")
+    assert rows(conn, "SELECT span_id FROM {db}.telemetry_spans FINAL ORDER BY span_id") == [("01",), ("02",)]
+    assert rows(conn, "SELECT min(start_ns) FROM {db}.telemetry_spans")[0][0] == T
+    assert rows(conn, "SELECT call_key FROM {db}.telemetry_llm_calls FINAL") == [("span:tr1:01",)]
+
+
+def test_every_read_and_write_stays_inside_its_org(history: ClickHouseHistory,
+                                                   facts: ClickHouseFactInsights) -> None:
+    history.export("acme", batch("acme"), version_ns=T)
+    other = batch("globex")
+    other.llm_calls = [call("span:tr1:01", T + 5, 99, model="gpt-5", cost=9.0)]
+    other.sessions["s1"].source_type = "eval"
+    history.export("globex", other, version_ns=T + 1)
+    history.export_session_rollups("globex", [SessionRollupRow("s1", 50, 0, 0, 0, 0, computed_ns=T + 5)])
+    acme = facts.insight_totals("acme", WINDOW, [])
+    globex = facts.insight_totals("globex", WINDOW, [])
+    assert (acme.calls.tokens_out, acme.calls.cost_usd, acme.lines_added) == (20, 0.5, 0)
+    assert (globex.calls.tokens_out, globex.calls.cost_usd, globex.lines_added) == (99, 9.0, 50)
+    assert {g.key for g in facts.insight_groups("acme", WINDOW, "source_type", [])} == {"claude_code"}
+    assert {g.key for g in facts.insight_groups("globex", WINDOW, "source_type", [])} == {"eval"}
+    assert facts.insight_totals("initech", WINDOW, []).spans == 0
+    assert facts.insight_groups("initech", WINDOW, "model", []) == []
+    [day] = facts.insight_days("initech", WINDOW, [(WINDOW.start_ns, WINDOW.end_ns)], [])
+    assert (day.calls.calls, day.spans, day.tool_calls, day.api_errors) == (0, 0, 0, 0)
+    assert facts.task_ids("globex", InsightFilter(WINDOW.start_ns, WINDOW.end_ns, source_type="eval"), []) == {
+        "task-1"}
+    assert facts.task_ids("acme", InsightFilter(WINDOW.start_ns, WINDOW.end_ns, source_type="eval"), []) == set()
