@@ -36,6 +36,11 @@ class Settings:
       OBSERVATORY_CLICKHOUSE_URL  the analytics store: `http(s)://user:password@host:port/database` (a server) or
                                   `chdb:///path` (embedded; `observatory serve` defaults to `<data dir>/clickhouse`);
                                   empty or `off` = exports are dropped with a log line each, /api/v1 answers 503
+      OBSERVATORY_INSIGHTS        where the breakdowns, heatmap and summary aggregate: `store`, `analytics`, or `auto`
+                                  (default: analytics when the Store is Firestore and analytics is configured, so
+                                  a cloud deployment never aggregates in Firestore; else the Store, since exact
+                                  aggregates over SQLite's covering indexes answer faster than deduplicating
+                                  ClickHouse reads at the local scale: bench/query.py and bench/analytics.py)
       OBSERVATORY_ANALYTICS_TTL_DAYS  how long analytics rows are kept; default 400 (separate from the Store's)
       OBSERVATORY_ANALYTICS_HOST_URL  set by `observatory serve` for its HTTP processes: embedded ClickHouse opens
                                   in one process only, so requests of the analytics functions are forwarded there
@@ -69,6 +74,14 @@ class Settings:
     analytics_ttl_days: int = 400
     analytics_host_url: str = ""
     event_settle_s: float = 2.0
+    insights: str = "auto"
+
+    @property
+    def insights_on_analytics(self) -> bool:
+        """Whether the insights API aggregates over the analytics history (see OBSERVATORY_INSIGHTS)."""
+        if not self.clickhouse_url or self.insights == "store":
+            return False
+        return self.insights == "analytics" or self.store == "firestore"
 
     @property
     def sqlite_path(self) -> Path:
@@ -97,6 +110,7 @@ class Settings:
             analytics_ttl_days=_int(env, "OBSERVATORY_ANALYTICS_TTL_DAYS", 400),
             analytics_host_url=env.get("OBSERVATORY_ANALYTICS_HOST_URL", ""),
             event_settle_s=float(env.get("OBSERVATORY_EVENT_SETTLE_S") or 2.0),
+            insights=_choice(env, "OBSERVATORY_INSIGHTS", ("auto", "store", "analytics")),
             bus_drainer=_choice(env, "OBSERVATORY_BUS_DRAINER", ("thread", "external")),
         )
 

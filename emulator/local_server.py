@@ -22,9 +22,10 @@ def local_stack(request: flask.Request) -> flask.Response:
             route = candidates[0][0]  # OTLP paths answer 405 themselves, with a google.rpc.Status body
         else:
             route, _ = resolve(request.method, request.path)
-        host = get_settings().analytics_host_url
-        if host and route.function in ANALYTICS_FUNCTIONS:
-            return forward(request, host)
+        settings = get_settings()
+        if settings.analytics_host_url and route.function in ANALYTICS_FUNCTIONS \
+                and (route.function != "insights" or settings.insights_on_analytics):
+            return forward(request, settings.analytics_host_url)
     except CoreError as exc:
         return error_response(exc)
     module = importlib.import_module(f"functions.{route.function}")

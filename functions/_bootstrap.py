@@ -48,9 +48,8 @@ class Container:
 
     @functools.cached_property
     def insights(self) -> InsightStore:
-        """Where the insights API aggregates: the analytics history when configured (a cloud deployment never
-        aggregates in Firestore), else the Store."""
-        if not self.settings.clickhouse_url:
+        """Where the insights API aggregates (Settings.insights_on_analytics): the analytics history, or the Store."""
+        if not self.settings.insights_on_analytics:
             return self.store
         from core.insights.split import SplitInsights
 
