@@ -15,7 +15,8 @@ SESSION = "0b1c2d3e-sync-session"
 BATCH: dict[str, Any] = {
     "sessions": [{"id": SESSION, "user_id": "dev@example.com", "user_name": "Dev", "project_id": "git@x:acme/app",
                   "project_name": "app", "agent_type": "claude-code", "started_at": "2026-11-20T09:00:00Z",
-                  "message_count": 3, "user_message_count": 1, "first_message": "deploy with sk-ant-api03-abcdef1234567890"}],
+                  "message_count": 3, "user_message_count": 1,
+                  "first_message": "deploy with sk-ant-api03-abcdef1234567890"}],
     "messages": [
         {"session_id": SESSION, "ordinal": 0, "uuid": "u-0", "role": "user", "timestamp": "2026-11-20T09:00:00Z",
          "content": "deploy it, the key is sk-ant-api03-abcdef1234567890 and Größe zählt"},
