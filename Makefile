@@ -15,7 +15,7 @@ install: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[clickhouse]'
 
 install-dev: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,firestore,pubsub,clickhouse]'
+	$(BIN)/pip install --quiet -e '.[dev,firestore,pubsub,clickhouse,trace]'
 
 run: install
 	PORT=$(PORT) OBSERVATORY_DATA_DIR=$(OBSERVATORY_DATA_DIR) $(BIN)/observatory serve --port $(PORT) --data-dir $(OBSERVATORY_DATA_DIR)
