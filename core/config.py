@@ -3,14 +3,92 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
 # A plain dataclass, not pydantic-settings: importing pydantic-settings costs ~235 ms, which every
 # function's cold start would pay; the ingest hot path imports this module.
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024  # the Cloud Functions gen2 request cap
+
+
+@dataclass(frozen=True)
+class TraceArchiveConfig:
+    """One remote trace archive of OBSERVATORY_TRACE_ARCHIVES: its kind, the one org that sees it, its address."""
+
+    kind: str  # gcp | jaeger
+    org: str
+    name: str
+    project: str = ""  # gcp
+    endpoint: str = ""  # gcp: host:port instead of the public API
+    insecure: bool = False  # gcp: plain-text gRPC to `endpoint`
+    url: str = ""  # jaeger: base URL of the query service
+    service: str = ""  # jaeger: the service searched
+    timeout_s: float = 5.0
+
+
+_ARCHIVE_KEYS = {"gcp": {"project", "endpoint", "insecure"}, "jaeger": {"url", "service"}}
+
+
+def parse_trace_archives(raw: str) -> tuple[TraceArchiveConfig, ...]:
+    """OBSERVATORY_TRACE_ARCHIVES, checked at startup: every error names the entry and the key."""
+    if not raw.strip():
+        return ()
+    var = "OBSERVATORY_TRACE_ARCHIVES"
+    try:
+        entries = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"{var} is not valid JSON: {exc}") from exc
+    if not isinstance(entries, list):
+        raise ValueError(f"{var} must be a JSON list of objects")
+    out: list[TraceArchiveConfig] = []
+    for i, entry in enumerate(entries):
+        where = f"{var}[{i}]"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where} must be an object")
+        kind = entry.get("kind")
+        if kind not in _ARCHIVE_KEYS:
+            raise ValueError(f"{where}.kind must be one of gcp, jaeger, got {kind!r}")
+        unknown = set(entry) - {"kind", "org", "name", "timeout_s"} - _ARCHIVE_KEYS[kind]
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) for kind {kind}: {', '.join(sorted(unknown))}")
+
+        def text(key: str, required: bool, entry: dict[str, Any] = entry, where: str = where) -> str:
+            value = entry.get(key, "")
+            if not isinstance(value, str) or (required and not value.strip()):
+                raise ValueError(f"{where}.{key} must be a non-empty string")
+            return value.strip()
+
+        org = text("org", True)
+        timeout = entry.get("timeout_s", 5.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise ValueError(f"{where}.timeout_s must be a positive number")
+        if kind == "gcp":
+            insecure = entry.get("insecure", False)
+            if not isinstance(insecure, bool):
+                raise ValueError(f"{where}.insecure must be true or false")
+            endpoint = text("endpoint", insecure)
+            project = text("project", True)
+            name = text("name", False) or f"gcp:{project}"
+            out.append(TraceArchiveConfig("gcp", org, name, project=project, endpoint=endpoint, insecure=insecure,
+                                          timeout_s=float(timeout)))
+        else:
+            url = text("url", True)
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ValueError(f"{where}.url must be an http(s) URL, got {url!r}")
+            service = text("service", True)
+            name = text("name", False) or f"jaeger:{service}@{parsed.netloc}"
+            out.append(TraceArchiveConfig("jaeger", org, name, url=url, service=service, timeout_s=float(timeout)))
+    names = [a.name for a in out]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"{var}: duplicate name(s) {', '.join(duplicates)}")
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -50,6 +128,15 @@ class Settings:
                                   default (`*` allows any)
       OBSERVATORY_BUS_DRAINER     `thread` (default): the serving process drains the outbox itself;
                                   `external`: another process does (`observatory serve` starts `observatory worker`)
+      OBSERVATORY_TRACE_ARCHIVES  remote trace stores merged into the trace reads, as a JSON list; each belongs to
+                                  the one org it names (no other org sees its traces). Keys: `kind` (`gcp` |
+                                  `jaeger`), `org`, optional `name` (used in warnings; unique) and `timeout_s`
+                                  (default 5); gcp: `project`, optional `endpoint` (host:port) and `insecure`
+                                  (plain-text gRPC to it); jaeger: `url` (the query service, e.g.
+                                  http://jaeger:16686) and `service`. Example:
+                                  [{"kind": "gcp", "org": "acme", "project": "p"}, {"kind": "jaeger", "org": "acme",
+                                  "url": "http://jaeger:16686", "service": "claude-code"}]. None by default.
+      OBSERVATORY_TRACE_CACHE_S   seconds a remote archive's answer is reused (protects its quota); default 60
     The span filter reads OBSERVATORY_SPAN_FILTER_ALLOW|DENY|DISABLE (core/span_filter.py); retention reads
     OBSERVATORY_RETENTION_{SPANS,METRIC_POINTS,EVENTS,EVENT_LOG,SESSIONS,LLM_CALLS,TOOL_CALLS,MESSAGES}_DAYS
     (defaults 30/30/30/=EVENTS/90/90/90/90; 0 keeps forever) and OBSERVATORY_RETENTION_CHUNK (core/retention.py).
@@ -75,6 +162,8 @@ class Settings:
     analytics_host_url: str = ""
     event_settle_s: float = 2.0
     insights: str = "auto"
+    trace_archives: tuple[TraceArchiveConfig, ...] = ()
+    trace_cache_s: float = 60.0
 
     @property
     def insights_on_analytics(self) -> bool:
@@ -112,6 +201,8 @@ class Settings:
             event_settle_s=float(env.get("OBSERVATORY_EVENT_SETTLE_S") or 2.0),
             insights=_choice(env, "OBSERVATORY_INSIGHTS", ("auto", "store", "analytics")),
             bus_drainer=_choice(env, "OBSERVATORY_BUS_DRAINER", ("thread", "external")),
+            trace_archives=parse_trace_archives(env.get("OBSERVATORY_TRACE_ARCHIVES", "")),
+            trace_cache_s=_seconds(env, "OBSERVATORY_TRACE_CACHE_S", 60.0),
         )
 
 
@@ -125,6 +216,19 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
     if value <= 0:
         raise ValueError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value}")
     return value
 
 

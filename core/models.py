@@ -139,7 +139,7 @@ class TraceSummary(BaseModel):
     cost_usd: float = 0
     session_id: str | None = None
     task_id: str | None = None
-    source: str = "local"
+    source: str = "local"  # local | gcp | jaeger (a remote trace archive)
 
 
 class TraceDetail(BaseModel):
@@ -150,6 +150,8 @@ class TraceDetail(BaseModel):
     duration_ms: float
     start_time: datetime
     end_time: datetime | None
+    source: str = "local"  # local | gcp | jaeger (a remote trace archive)
+    warnings: list[str] = Field(default_factory=list)  # remote archives that could not be asked
 
 
 class SessionView(BaseModel):
@@ -270,6 +272,7 @@ class TraceList(BaseModel):
     count: int
     limit: int
     offset: int
+    warnings: list[str] = Field(default_factory=list)  # remote archives that failed: the answer is without them
 
 
 class SessionList(BaseModel):

@@ -22,8 +22,9 @@ from core.ports.store import Store
 from core.pricing import PriceTable
 from core.span_filter import SpanFilter
 
-if TYPE_CHECKING:  # the client is a cloud-only extra, imported only when the bus is Pub/Sub
+if TYPE_CHECKING:  # imported lazily: the Pub/Sub client and the trace archives are used by some deployments only
     from core.adapters.pubsub_bus import PubsubBus
+    from core.ports.trace_archive import TraceArchive
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,20 @@ class Container:
         from core.insights.split import SplitInsights
 
         return SplitInsights(self.analytics.facts, self.store)
+
+    @functools.cached_property
+    def trace_archives(self) -> tuple[TraceArchive, ...]:
+        """The remote trace archives (OBSERVATORY_TRACE_ARCHIVES) behind one answer cache; built on the first trace
+        read, so no other function imports them. None by default."""
+        if not self.settings.trace_archives:
+            return ()
+        from core.adapters.cloud_trace import CloudTraceArchive
+        from core.adapters.jaeger import JaegerArchive
+        from core.trace_archive_cache import CachedTraceArchive, TraceArchiveCache
+
+        cache = TraceArchiveCache(self.settings.trace_cache_s)
+        kinds = {"gcp": CloudTraceArchive, "jaeger": JaegerArchive}
+        return tuple(CachedTraceArchive(kinds[spec.kind](spec), cache) for spec in self.settings.trace_archives)
 
 
 def build(settings: Settings) -> Container:
@@ -130,6 +145,8 @@ def reset() -> None:
             c.analytics.close()
         if c.pubsub is not None:
             c.pubsub.close()
+        for archive in c.__dict__.get("trace_archives", ()):
+            archive.close()
         c.store.close()
     container.cache_clear()
     get_settings.cache_clear()

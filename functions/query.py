@@ -41,9 +41,12 @@ def _openapi(call: Call) -> dict[str, Any]:
 
 OPERATIONS: dict[str, Operation] = {
     "openapi": Operation(_openapi, None),
-    "list_traces": Operation(lambda c: queries.list_traces(c.services.store, c.org_id, c.params), TraceList,
-                             TraceQuery),
-    "get_trace": Operation(lambda c: queries.get_trace(c.services.store, c.org_id, c.path["trace_id"]), TraceDetail),
+    "list_traces": Operation(
+        lambda c: queries.list_traces(c.services.store, c.org_id, c.params, c.services.trace_archives), TraceList,
+        TraceQuery),
+    "get_trace": Operation(
+        lambda c: queries.get_trace(c.services.store, c.org_id, c.path["trace_id"], c.services.trace_archives),
+        TraceDetail),
     "list_sessions": Operation(
         lambda c: queries.list_sessions(c.services.store, c.org_id, c.params.limit, c.params.offset), SessionList,
         PageQuery),
