@@ -51,9 +51,13 @@ locals {
     OBSERVATORY_ANALYTICS_TTL_DAYS = tostring(var.analytics_ttl_days)
   }
   http_env = {
-    OBSERVATORY_API_KEYS_FILE = "${local.api_keys_mount}/${local.api_keys_file}"
-    OBSERVATORY_CORS_ORIGINS  = join(",", var.cors_origins)
+    OBSERVATORY_API_KEYS_FILE  = "${local.api_keys_mount}/${local.api_keys_file}"
+    OBSERVATORY_CORS_ORIGINS   = join(",", var.cors_origins)
+    OBSERVATORY_TRACE_ARCHIVES = jsonencode(var.trace_archives)
+    OBSERVATORY_TRACE_CACHE_S  = tostring(var.trace_cache_seconds)
   }
+  # Projects whose Cloud Trace the query function reads (trace archives of kind gcp).
+  trace_projects = toset([for a in var.trace_archives : a["project"] if a["kind"] == "gcp"])
 }
 
 resource "google_service_account" "function" {
@@ -140,6 +144,15 @@ resource "google_project_iam_member" "firestore" {
   project = var.project_id
   role    = "roles/datastore.user"
   member  = google_service_account.function[each.key].member
+}
+
+# The trace reads of the query function merge Cloud Trace archives: read access to those projects' traces.
+resource "google_project_iam_member" "cloud_trace_reader" {
+  for_each = local.trace_projects
+
+  project = each.key
+  role    = "roles/cloudtrace.user"
+  member  = google_service_account.function["query"].member
 }
 
 # Public invocation of the HTTP functions only: OTLP exporters and agents cannot mint Google identity tokens, so

@@ -187,3 +187,30 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "trace_archives" {
+  description = <<-EOT
+    Remote trace archives merged into the trace reads of one org each (OBSERVATORY_TRACE_ARCHIVES), e.g.
+    [{ kind = "gcp", org = "acme", project = "my-project" }] or
+    [{ kind = "jaeger", org = "acme", url = "https://jaeger.example.com", service = "claude-code" }].
+    Cloud Trace archives give the query function's service account roles/cloudtrace.user on their project.
+  EOT
+  type        = list(map(string))
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.trace_archives : contains(["gcp", "jaeger"], lookup(a, "kind", "")) && lookup(a, "org", "") != ""])
+    error_message = "each trace archive needs kind (gcp or jaeger) and org."
+  }
+}
+
+variable "trace_cache_seconds" {
+  description = "How long remote trace answers are cached (OBSERVATORY_TRACE_CACHE_S)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.trace_cache_seconds > 0
+    error_message = "trace_cache_seconds must be positive."
+  }
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,6 +58,12 @@ class Module:
             for part in _split_args(inner[len("merge("):-1]):
                 merged.update(self.value("${" + part + "}"))
             return merged
+        picked = re.fullmatch(r'toset\(\[for (\w+) in var\.(\w+) : \1\["(\w+)"\] if \1\["(\w+)"\] == "(\w+)"\]\)',
+                              inner)
+        if picked:  # toset([for a in var.x : a["field"] if a["kind"] == "value"]), on the variable's default
+            items = self.variables[picked.group(2)].get("default") or []
+            chosen = [a[picked.group(3)] for a in items if a.get(picked.group(4)) == picked.group(5)]
+            return {item: item for item in chosen}
         if inner.startswith("toset(") and inner.endswith(")"):
             return {item: item for item in self.value("${" + inner[len("toset("):-1] + "}")}
         filtered = re.fullmatch(r"\{\s*for (\w+), (\w+) in (local\.\w+) : \1 => \2 if \2\.(\w+)\s*\}", inner)
@@ -86,6 +93,12 @@ class Module:
                 return str(env[inner[4:]])
             if re.fullmatch(r"local\.\w+", inner) and isinstance(self.locals[inner[6:]], str | int):
                 return self.render(str(self.locals[inner[6:]]), key, value, variables)
+            text_of = re.fullmatch(r"tostring\(var\.(\w+)\)", inner)
+            if text_of:
+                return str(env[text_of.group(1)])
+            encoded = re.fullmatch(r"jsonencode\(var\.(\w+)\)", inner)
+            if encoded:
+                return json.dumps(env[encoded.group(1)])
             rep = re.fullmatch(r'replace\(each\.key, "(.*?)", "(.*?)"\)', inner)
             if rep:
                 return key.replace(rep.group(1), rep.group(2))
