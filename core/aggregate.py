@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
+
+import orjson
 
 from core.ports.store import Store
 from core.pricing import PriceTable
@@ -15,8 +16,8 @@ from core.sessions import session_summary
 log = logging.getLogger(__name__)
 
 
-# Called with (org, session, rollup JSON, computed_ns) after each session recompute: the analytics export.
-RollupSink = Callable[[str, str, str, int], None]
+# Called once per delivery with every (org, session, rollup JSON, computed_ns) recomputed: the analytics export.
+RollupSink = Callable[[list[tuple[str, str, str, int]]], None]
 
 
 def handle_ingested(store: Store, prices: PriceTable, payloads: list[bytes], rollups: RollupSink | None = None
@@ -31,7 +32,7 @@ def handle_ingested(store: Store, prices: PriceTable, payloads: list[bytes], rol
     traces: dict[str, set[str]] = {}
     for payload in payloads:
         try:
-            message = json.loads(payload)
+            message = orjson.loads(payload)
             org_id = message["org_id"]
             touched.update((org_id, s) for s in message.get("session_ids") or [])
             tasks.update((org_id, t) for t in message.get("task_ids") or [])
@@ -41,14 +42,16 @@ def handle_ingested(store: Store, prices: PriceTable, payloads: list[bytes], rol
     for org_id, trace_ids in sorted(traces.items()):
         if trace_ids:
             store.index_span_ids(org_id, sorted(trace_ids))
+    recomputed: list[tuple[str, str, str, int]] = []
     for org_id, session_id in sorted(touched):
         computed_ns = time.time_ns()
         summary = session_summary(store, prices, org_id, session_id)
         if summary is not None:
             rollup = summary.model_dump_json()
             store.save_session_rollup(org_id, session_id, rollup, computed_ns)
-            if rollups is not None:
-                rollups(org_id, session_id, rollup, computed_ns)
+            recomputed.append((org_id, session_id, rollup, computed_ns))
+    if rollups is not None and recomputed:
+        rollups(recomputed)
     for org_id, task_id in sorted(tasks):
         recompute_task(store, org_id, task_id)
     return len(touched) + len(tasks)

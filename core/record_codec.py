@@ -70,3 +70,32 @@ def batch_from_message(message: dict[str, Any]) -> Batch:
         rec.models = set(rec.models or ())
         batch.sessions[rec.session_id] = rec
     return batch
+
+
+def merge_batches(batches: list[Batch]) -> Batch:
+    """One batch of an org holding the records of several, in order (a later record of a key comes later, so a
+    writer that keeps the last row per key keeps the newest); session sightings merge as ingest merges them."""
+    out = Batch(org_id=batches[0].org_id)
+    for b in batches:
+        if b.org_id != out.org_id:
+            raise ValueError("cannot merge batches of different orgs")
+        out.spans += b.spans
+        out.events += b.events
+        out.llm_calls += b.llm_calls
+        out.tool_calls += b.tool_calls
+        out.metric_points += b.metric_points
+        for sid, rec in b.sessions.items():
+            have = out.sessions.get(sid)
+            if have is None:
+                out.sessions[sid] = rec
+                continue
+            have.first_seen_ns = min(have.first_seen_ns, rec.first_seen_ns) if have.first_seen_ns else rec.first_seen_ns
+            have.last_seen_ns = max(have.last_seen_ns, rec.last_seen_ns)
+            have.models |= rec.models
+            for name in ("service_name", "workspace", "user_id", "user_email", "account_org", "app_version",
+                         "terminal_type"):
+                if getattr(rec, name) is not None:
+                    setattr(have, name, getattr(rec, name))
+            if rec.source_type != "other":
+                have.source_type = rec.source_type
+    return out

@@ -47,6 +47,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/v1/traces", "ingest_traces", "ingest", "OTLP/HTTP traces"),
     Route("POST", "/v1/logs", "ingest_logs", "ingest", "OTLP/HTTP logs"),
     Route("POST", "/v1/metrics", "ingest_metrics", "ingest", "OTLP/HTTP metrics"),
+    # `GET /` (the dashboard) comes before `POST /` so that the dispatchers' "first owner" of `/` is not OTLP.
+    Route("GET", "/", "ui", "ui_page", "The web dashboard (HTML; no API key: it asks for one)"),
+    Route("GET", "/ui/{asset}", "ui", "ui_asset", "A static file of the web dashboard (app.js, app.css, index.html)"),
     Route("POST", "/", "ingest_otlp", "ingest", "OTLP/JSON of any signal on one URL (Gemini CLI)"),
     # -- telemetry reads (function `query`) --------------------------------------------------------
     _r("GET", "/openapi.json", "query", "openapi", "This API as an OpenAPI 3.1 document"),

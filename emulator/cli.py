@@ -37,6 +37,8 @@ def _serve(args: argparse.Namespace) -> int:
     worker = subprocess.Popen(command)
     if analytics.startswith("chdb:"):
         os.environ["OBSERVATORY_ANALYTICS_HOST_URL"] = f"http://127.0.0.1:{port}"
+        # The worker listens once analytics is open and migrated: serving starts after it, so /healthz means ready.
+        _wait_for_port(port, worker)
     try:
         app = functions_framework.create_app(target="local_stack", source=local_server.__file__)  # type: ignore[no-untyped-call]
         print(f"observatory: serving on http://{args.host}:{args.port} (data in {args.data_dir}; analytics: "
@@ -46,6 +48,20 @@ def _serve(args: argparse.Namespace) -> int:
         worker.terminate()
         worker.wait(timeout=10)
     return 0
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    print("observatory: the analytics worker did not start; /api/v1 will answer 503 until it does", file=sys.stderr)
 
 
 def _local_analytics(data_dir: Path) -> str:
@@ -73,7 +89,10 @@ def _worker(args: argparse.Namespace) -> int:
     container = shared_container()
     if isinstance(container.store, SqliteStore):
         container.store.start_checkpointer()  # the server leaves WAL checkpoints to this process
-    server = _analytics_server(args.analytics_port) if args.analytics_port else None
+    server = None
+    if args.analytics_port:
+        _ = container.analytics  # open and migrate before listening: the server waits for this port
+        server = _analytics_server(args.analytics_port)
     signal.signal(signal.SIGTERM, lambda *_: container.bus.stop())
 
     def done() -> bool:

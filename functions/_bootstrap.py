@@ -91,10 +91,9 @@ def build(settings: Settings) -> Container:
     if settings.clickhouse_url:
 
         def export(payloads: list[bytes]) -> None:
-            from core.analytics_export import export_payload  # lazy: pydantic session models, not on cold start
+            from core.analytics_export import export_payloads  # lazy: pydantic session models, not on cold start
 
-            for payload in payloads:
-                export_payload(holder[0].analytics, payload)
+            export_payloads(holder[0].analytics, payloads)
 
         bus.subscribe(TELEMETRY_INGESTED, export)
     after_store = None
@@ -115,10 +114,10 @@ def build(settings: Settings) -> Container:
 
 def rollup_sink(holder: list[Container]) -> RollupSink:
     """Session rollups recomputed by the aggregate worker, exported to the container's analytics."""
-    def sink(org_id: str, session_id: str, rollup: str, computed_ns: int) -> None:
-        from core.analytics_export import export_rollup
+    def sink(rollups: list[tuple[str, str, str, int]]) -> None:
+        from core.analytics_export import export_rollups
 
-        export_rollup(holder[0].analytics, org_id, session_id, rollup, computed_ns)
+        export_rollups(holder[0].analytics, rollups)
 
     return sink
 

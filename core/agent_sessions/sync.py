@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from core.agent_sessions.from_telemetry import SessionRows, merge_session, sessions_from_batch
 from core.agent_sessions.gitlinks import extract_git_links
 from core.agent_sessions.models import AgentSession, AgentToolCall, GitLink, SyncBatch, SyncResult
-from core.errors import NotFound
 from core.ports.agent_sessions import AgentSessionStore
 from core.records import Batch
 from core.redact import mask_secrets
@@ -72,13 +71,8 @@ def export_telemetry_sessions(store: AgentSessionStore, batch: Batch) -> int:
     rows = _masked(sessions_from_batch(batch), masker)
     if not (rows.sessions or rows.messages or rows.tool_calls):
         return 0
-    sessions: list[AgentSession] = []
-    for seen in rows.sessions:
-        try:
-            stored: AgentSession | None = store.get_session_row(batch.org_id, seen.id)
-        except NotFound:
-            stored = None
-        sessions.append(merge_session(stored, seen))
+    stored = store.get_session_rows(batch.org_id, [seen.id for seen in rows.sessions])
+    sessions = [merge_session(stored.get(seen.id), seen) for seen in rows.sessions]
     users = {s.id: s.user_id for s in sessions}
     links = _git_links(sessions, rows.tool_calls, users)
     store.write_batch(batch.org_id, sessions, rows.messages, rows.tool_calls, links)

@@ -64,6 +64,10 @@ class AgentSessionStore(ABC):
         self.write_batch(org_id, git_links=links, version=version)
 
     @abstractmethod
+    def get_session_rows(self, org_id: str, session_ids: Sequence[str]) -> dict[str, AgentSession]:
+        """The stored rows of those of these sessions the org has (one read for a batch's sessions)."""
+
+    @abstractmethod
     def get_session_row(self, org_id: str, session_id: str) -> AgentSession:
         """The stored session row as written (the wire model), to merge a partial view of the session into it;
         core.errors.NotFound when the org has none."""

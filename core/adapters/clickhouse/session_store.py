@@ -192,6 +192,9 @@ class ClickHouseAgentSessions(SessionSearch, SessionAnalytics, AgentSessionStore
             raise NotFound(f"session {session_id!r} not found")
         return rows[0][0]
 
+    def get_session_rows(self, org_id: str, session_ids: Sequence[str]) -> dict[str, AgentSession]:
+        return {row.id: row for row, _ in self._session_rows(org_id, session_ids)} if session_ids else {}
+
     def _session_rows(self, org_id: str, session_ids: Sequence[str]) -> list[tuple[AgentSession, int]]:
         """The stored rows (wire model) of these sessions with their versions."""
         fields = SESSION_COLUMNS[1:-2]
