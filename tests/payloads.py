@@ -89,3 +89,16 @@ def gemini_json(session: str, now_ns: int) -> dict[str, dict[str, Any]]:
                          "attributes": [attr("type", "added"), attr("session.id", session)]}]}},
     ]}]}]}
     return {"traces": traces, "logs": logs, "metrics": metrics}
+
+
+# Fields of the insights answers that depend on the clock of the read, not on stored data.
+CLOCK_FIELDS = {"analyzed_at", "start_date", "end_date"}
+
+
+def stable(value: Any) -> Any:
+    """A JSON answer without its clock fields, for comparing two reads of the same data."""
+    if isinstance(value, dict):
+        return {k: stable(v) for k, v in value.items() if k not in CLOCK_FIELDS}
+    if isinstance(value, list):
+        return [stable(v) for v in value]
+    return value

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Literal
+from typing import Literal, Protocol
 
 Dimension = Literal["model", "provider", "source_type", "workspace"]
 DIMENSIONS: tuple[Dimension, ...] = ("model", "provider", "source_type", "workspace")
@@ -14,6 +15,35 @@ UNKNOWN = "unknown"
 
 # Log events that are failed LLM requests reported without an LLM call of their own (core.sessions counts them).
 API_ERROR_EVENTS: tuple[str, ...] = ("claude_code.api_error", "gemini_cli.api_error")
+
+
+class _Located(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def path(self) -> str: ...
+
+
+class BreakdownKeys:
+    """Breakdown keys of raw dimension values, for every adapter: ``unknown`` for no model, provider or workspace,
+    ``other`` for no source type, and a catalog workspace's id for a path at or under its path (the longest such
+    path wins)."""
+
+    def __init__(self, dimension: Dimension, workspaces: Sequence[_Located]) -> None:
+        self.dimension = dimension
+        roots = [(w.id, w.path.rstrip("/") + "/") for w in workspaces if w.path != ""]
+        self._roots = sorted(roots, key=lambda r: -len(r[1]))
+
+    def of(self, raw: str | None) -> str:
+        if self.dimension == "source_type":
+            return raw or "other"
+        if not raw:
+            return UNKNOWN
+        if self.dimension != "workspace" or not self._roots:
+            return raw
+        slashed = raw.rstrip("/") + "/"
+        return next((ws_id for ws_id, root in self._roots if slashed.startswith(root)), raw)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,22 +7,11 @@ from typing import Any
 import pytest
 
 from functions import _bootstrap
-from tests.payloads import log_request, trace_request
+from tests.payloads import log_request, stable, trace_request
 
 PATHS = ["/api/observatory/metrics/summary", "/api/observatory/metrics/providers", "/api/observatory/heatmap",
          *(f"/api/observatory/breakdowns/{d}" for d in ("model", "provider", "source_type", "workspace")),
          "/api/observatory/breakdowns/model?source_type=claude_code&tz=Asia/Tokyo"]
-CLOCK_FIELDS = {"analyzed_at", "start_date", "end_date"}
-
-
-def _stable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _stable(v) for k, v in value.items() if k not in CLOCK_FIELDS}
-    if isinstance(value, list):
-        return [_stable(v) for v in value]
-    return value
-
-
 def test_the_insights_from_analytics_equal_the_stores(client: Any, monkeypatch: pytest.MonkeyPatch,
                                                        analytics_dsn: str) -> None:
     monkeypatch.setenv("OBSERVATORY_CLICKHOUSE_URL", analytics_dsn)
@@ -51,4 +40,4 @@ def test_the_insights_from_analytics_equal_the_stores(client: Any, monkeypatch: 
     for p in PATHS:
         got = client.get(p)
         assert got.status_code == 200, (p, got.get_json())
-        assert _stable(got.get_json()) == _stable(from_store[p]), p
+        assert stable(got.get_json()) == stable(from_store[p]), p

@@ -10,7 +10,7 @@ import pytest
 
 from core.routes import ROUTES, Route
 from functions import _bootstrap
-from tests.payloads import log_request, trace_request
+from tests.payloads import log_request, stable, trace_request
 
 A, B = {"Authorization": "Bearer key-a"}, {"Authorization": "Bearer key-b"}
 SESSION = "sess-isolation-a-0001"
@@ -112,18 +112,6 @@ def _body(route: Route, ids: dict[str, str]) -> Any:
     }.get(route.operation, {})
 
 
-# Fields that depend on the clock of the read, not on stored data.
-CLOCK_FIELDS = {"analyzed_at", "start_date", "end_date"}
-
-
-def _stable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _stable(v) for k, v in value.items() if k not in CLOCK_FIELDS}
-    if isinstance(value, list):
-        return [_stable(v) for v in value]
-    return value
-
-
 API_ROUTES = [r for r in ROUTES if r.path.startswith("/api/") and r.operation != "openapi"]
 
 
@@ -157,4 +145,4 @@ def test_another_org_sees_and_changes_nothing(client: Any, keys: None) -> None:
         if route.operation == "ops_status":  # deployment-wide figures (backlog, store size) move with any org
             assert after.get_json()["rejected"] == before[route.path].get_json()["rejected"]
             continue
-        assert _stable(after.get_json()) == _stable(before[route.path].get_json()), route.path
+        assert stable(after.get_json()) == stable(before[route.path].get_json()), route.path

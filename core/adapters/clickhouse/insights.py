@@ -32,6 +32,7 @@ from core.ports.fact_insights import CatalogWorkspace, FactInsights
 from core.ports.insights import (
     API_ERROR_EVENTS,
     UNKNOWN,
+    BreakdownKeys,
     CallTotals,
     DayTotals,
     Dimension,
@@ -403,7 +404,7 @@ class ClickHouseFactInsights(FactInsights):
     def insight_groups(self, org_id: str, f: InsightFilter, dimension: Dimension,
                        workspaces: Sequence[CatalogWorkspace]) -> list[GroupTotals]:
         s = self._scope(org_id, f, [(f.start_ns, f.end_ns)], workspaces)
-        keys = _Keys(dimension, workspaces if dimension == "workspace" else [])
+        keys = BreakdownKeys(dimension, workspaces if dimension == "workspace" else [])
         groups: dict[str, GroupTotals] = {}
         for row in self._call_rows(s, long_window=False, dimension=dimension):
             key = keys.of(row[1])
@@ -449,23 +450,3 @@ class ClickHouseFactInsights(FactInsights):
     def task_ids(self, org_id: str, f: InsightFilter, workspaces: Sequence[CatalogWorkspace]) -> set[str]:
         s = self._scope(org_id, f, [(f.start_ns, f.end_ns)], workspaces)
         return {task for row in self._span_rows(s, tasks="ids") for task in row[3]}
-
-
-class _Keys:
-    """Breakdown keys of raw dimension values: ``unknown`` for no model, provider or workspace, ``other`` for no
-    source type, and a catalog workspace's id for a path at or under its path (the longest such path wins)."""
-
-    def __init__(self, dimension: Dimension, workspaces: Sequence[CatalogWorkspace]) -> None:
-        self.dimension = dimension
-        roots = [(w.id, w.path.rstrip("/") + "/") for w in workspaces if w.path != ""]
-        self._roots = sorted(roots, key=lambda r: -len(r[1]))
-
-    def of(self, raw: str | None) -> str:
-        if self.dimension == "source_type":
-            return raw or "other"
-        if not raw:
-            return UNKNOWN
-        if self.dimension != "workspace" or not self._roots:
-            return raw
-        slashed = raw.rstrip("/") + "/"
-        return next((ws_id for ws_id, root in self._roots if slashed.startswith(root)), raw)

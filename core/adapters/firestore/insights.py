@@ -27,6 +27,7 @@ from core.adapters.sqlite.times import to_ns
 from core.ports.insights import (
     API_ERROR_EVENTS,
     UNKNOWN,
+    BreakdownKeys,
     CallTotals,
     DayTotals,
     Dimension,
@@ -293,26 +294,6 @@ class _Facts:
         return sum(1 for e in errors if match(e))
 
 
-class _Keys:
-    """Breakdown keys of raw dimension values: ``unknown`` for no model, provider or workspace, ``other`` for no
-    source type, and a catalog workspace's id for a path at or under its path (the longest such path wins)."""
-
-    def __init__(self, dimension: Dimension, workspaces: list[Workspace]) -> None:
-        self.dimension = dimension
-        roots = [(w.id, w.path.rstrip("/") + "/") for w in workspaces if w.path != ""]
-        self._roots = sorted(roots, key=lambda r: -len(r[1]))
-
-    def of(self, raw: str | None) -> str:
-        if self.dimension == "source_type":
-            return raw or "other"
-        if not raw:
-            return UNKNOWN
-        if self.dimension != "workspace" or not self._roots:
-            return raw
-        slashed = raw.rstrip("/") + "/"
-        return next((ws_id for ws_id, root in self._roots if slashed.startswith(root)), raw)
-
-
 class FirestoreInsights(InsightStore):
     """The InsightStore port on Firestore (mixed into FirestoreStore, which provides ``client`` and the catalog
     methods used for the workspace, task and agent counts)."""
@@ -405,7 +386,7 @@ class FirestoreInsights(InsightStore):
     def insight_groups(self, org_id: str, f: InsightFilter, dimension: Dimension) -> list[GroupTotals]:
         facts = _Facts(self, org_id, f, f.start_ns, f.end_ns).load()
         lo, hi = f.start_ns, f.end_ns
-        keys = _Keys(dimension, facts.workspaces() if dimension == "workspace" else [])
+        keys = BreakdownKeys(dimension, facts.workspaces() if dimension == "workspace" else [])
         calls = facts.window_calls(lo, hi)
         if f.by_session or dimension not in ("model", "provider"):
             facts.fetch_spans(calls)

@@ -16,9 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from core.adapters.sqlite.base import SqliteBase
+from core.ports.fact_insights import CatalogWorkspace
 from core.ports.insights import (
     API_ERROR_EVENTS,
-    UNKNOWN,
+    BreakdownKeys,
     CallTotals,
     DayTotals,
     Dimension,
@@ -387,7 +388,9 @@ class SqliteInsights(SqliteBase, InsightStore):
     def insight_groups(self, org_id: str, f: InsightFilter, dimension: Dimension) -> list[GroupTotals]:
         conn = self._reader()
         s = _Scope(conn, org_id, f)
-        keys = _Keys(conn, s, dimension)
+        roots = conn.execute("SELECT id, path FROM workspaces WHERE org_id = :org AND path != ''", s.params) \
+            if dimension == "workspace" else []
+        keys = BreakdownKeys(dimension, [CatalogWorkspace(r[0], r[1]) for r in roots])
         groups: dict[str, GroupTotals] = {}
         for raw, calls in self._call_groups(self._reader, s, dimension).items():
             g = groups.setdefault(keys.of(raw), GroupTotals(keys.of(raw)))
@@ -437,29 +440,3 @@ class SqliteInsights(SqliteBase, InsightStore):
             )
             out.update({r[0]: r[1] for r in rows})
         return out
-
-
-class _Keys:
-    """Breakdown keys of raw dimension values: ``unknown`` for no model, provider or workspace, ``other`` for no
-    source type, and a catalog workspace's id for a path at or under its path (the longest such path wins)."""
-
-    def __init__(self, conn: sqlite3.Connection, s: _Scope, dimension: Dimension) -> None:
-        self.dimension = dimension
-        self._roots: list[tuple[str, str]] = []
-        if dimension == "workspace":
-            rows = conn.execute("SELECT id, path FROM workspaces WHERE org_id = :org AND path != ''", s.params)
-            self._roots = sorted(((r[0], r[1].rstrip("/") + "/") for r in rows), key=lambda r: -len(r[1]))
-        self._cache: dict[str | None, str] = {}
-
-    def of(self, raw: str | None) -> str:
-        if self.dimension == "source_type":
-            return raw or "other"
-        if not raw:
-            return UNKNOWN
-        if self.dimension != "workspace" or not self._roots:
-            return raw
-        key = self._cache.get(raw)
-        if key is None:
-            slashed = raw.rstrip("/") + "/"
-            key = self._cache[raw] = next((ws_id for ws_id, root in self._roots if slashed.startswith(root)), raw)
-        return key
