@@ -16,6 +16,7 @@ install: $(BIN)/python
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev,firestore,pubsub,clickhouse,trace]'
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 run: install
 	PORT=$(PORT) OBSERVATORY_DATA_DIR=$(OBSERVATORY_DATA_DIR) $(BIN)/observatory serve --port $(PORT) --data-dir $(OBSERVATORY_DATA_DIR)

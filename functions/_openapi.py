@@ -25,6 +25,8 @@ _OTLP_REPLY = {
     "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
     "application/json": {"schema": {"type": "object"}},
 }
+_UI_PAGE = {"text/html": {"schema": {"type": "string"}}}
+_UI_ASSET = {media: {"schema": {"type": "string"}} for media in ("text/html", "text/javascript", "text/css")}
 _ERRORS = {
     "400": "bad parameter or body",
     "401": "missing or unknown API key",
@@ -74,7 +76,7 @@ def openapi_document() -> dict[str, Any]:
     models: list[tuple[type[BaseModel], Any]] = []
     ops = {}
     for route in ROUTES:
-        if route.operation in ("ingest", "healthz"):
+        if route.operation in ("ingest", "healthz") or route.function == "ui":
             continue
         op = operations_of(route)
         ops[route] = op
@@ -98,6 +100,11 @@ def openapi_document() -> dict[str, Any]:
             responses = {code: {"description": text, "content": _OTLP_REPLY}
                          for code, text in {"200": "accepted (partial_success names rejected items)",
                                             **_ERRORS}.items() if code not in ("404", "409")}
+        elif route.function == "ui":  # static files of the dashboard: no key, not JSON
+            media = _UI_PAGE if route.operation == "ui_page" else _UI_ASSET
+            responses = {"200": {"description": "the file", "content": media},
+                         **{code: {"description": _ERRORS[code], "content": {"application/json": {"schema": _ERROR}}}
+                            for code in ("404", "405")}}
         elif route.operation == "healthz":
             responses = {"200": {"description": "ready", "content": {"application/json": {"schema": {
                 "type": "object"}}}}}
@@ -118,7 +125,7 @@ def openapi_document() -> dict[str, Any]:
         if params:
             item["parameters"] = params
         item["responses"] = responses
-        if route.scope != "ingest" or route.operation == "ingest":
+        if (route.scope != "ingest" or route.operation == "ingest") and route.function != "ui":
             item["security"] = [{"bearer": []}]
         paths.setdefault(route.path, {})[route.method.lower()] = item
     return {

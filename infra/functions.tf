@@ -26,6 +26,8 @@ locals {
     events         = { memory = "512Mi", cpu = "1", concurrency = 40, timeout = 90, publishes = false }
     ops            = { memory = "256Mi", cpu = "1", concurrency = 4, timeout = 60, publishes = false }
     agent_sessions = { memory = "1Gi", cpu = "1", concurrency = 8, timeout = 120, publishes = false }
+    # The dashboard's static files (functions/ui_static): small and fast.
+    ui = { memory = "256Mi", cpu = "0.167", concurrency = 1, timeout = 10, publishes = false }
   }
 
   # CloudEvent workers, each fed by its own push subscription on `topic` (pubsub.tf). The ack deadline covers the

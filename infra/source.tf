@@ -4,10 +4,11 @@
 locals {
   repo_root = abspath("${path.module}/..")
 
-  # Python modules and package data (core/pricing/prices.json); never emulator/, tests/ or bytecode.
+  # Python modules, package data (core/pricing/prices.json) and the dashboard's static files
+  # (functions/ui_static/); never emulator/, tests/ or bytecode.
   source_files = sort(concat(
     ["main.py"],
-    [for f in fileset(local.repo_root, "{core,functions}/**") : f if can(regex("\\.(py|json)$", f)) && !strcontains(f, "__pycache__")],
+    [for f in fileset(local.repo_root, "{core,functions}/**") : f if !strcontains(f, "__pycache__") && (can(regex("\\.(py|json)$", f)) || startswith(f, "functions/ui_static/"))],
   ))
 
   # requirements.txt is generated from pyproject.toml by infra/requirements.py (a test keeps it in step).
