@@ -171,6 +171,8 @@ function controlFields() {
     { name: "model", label: "Model", list: "dl-models", placeholder: "any" },
     { name: "workspace", label: "Workspace", list: "dl-workspaces", placeholder: "any" },
     { name: "source_type", label: "Source", options: ["claude_code", "gemini_cli", "eval", "coordinator", "other"] },
+    // The agent-session analytics (top tools, activity) filter by project; the insights have no project facet.
+    { name: "project_name", label: "Project", placeholder: "any" },
   ];
 }
 function datalists(params) {
@@ -271,12 +273,12 @@ function overview({ params }) {
             { title: "Cost", num: true, cell: (i) => usd(i.cost_usd) }, { title: "Cache savings", num: true, cell: (i) => usd(i.cache_savings_usd) }], d.items, ""));
       }),
       section("Top tools", "top tools", async () => {
-        const tools = await api(`${V1}/analytics/tools`, { params: { date_from: filters.start_date, date_to: filters.end_date } });
+        const tools = await api(`${V1}/analytics/tools`, { params: { date_from: filters.start_date, date_to: filters.end_date, project_name: params.project_name } });
         if (!tools.length) return null;
         return hbars(tools, (t) => t.usage_count, num, (t) => t.tool_name);
       }, { optional: true }),
       section("Activity (day of week × hour)", "activity", async () => {
-        const cells = await api(`${V1}/analytics/heatmap`, { params: { date_from: filters.start_date, date_to: filters.end_date } });
+        const cells = await api(`${V1}/analytics/heatmap`, { params: { date_from: filters.start_date, date_to: filters.end_date, project_name: params.project_name } });
         return cells.length ? weekHeatmap(cells) : null;
       }, { optional: true })),
   ];
