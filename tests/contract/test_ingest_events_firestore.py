@@ -4,6 +4,7 @@ their transactions: a reader paging by ``since`` sees every one, even while inge
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -45,16 +46,22 @@ def test_a_reader_paging_by_since_sees_every_span_created_from_concurrent_ingest
         except BaseException as exc:  # pragma: no cover - surfaced below
             errors.append(exc)
 
+    # Numbers follow the clock, not the commit order: readers stop at the settle horizon (a slower commit is
+    # never passed), so the reader keeps reading until the last write has settled.
+    store.event_settle_s = 1.0
+    done_at = [0.0]
+
     def read() -> None:
         since = 0
         try:
             while True:
-                finished = done.is_set()  # one more read after the last writer finished
+                finished = done.is_set()  # one more read after the last writer finished and settled
+                settled = finished and time.monotonic() - done_at[0] > 1.0
                 page = store.list_events("acme", since, 3, types=[events.SPAN_CREATED])
                 seen.extend(page)
                 if page:
                     since = page[-1].seq
-                elif finished:
+                elif settled:
                     return
         except BaseException as exc:  # pragma: no cover - surfaced below
             errors.append(exc)
@@ -66,6 +73,7 @@ def test_a_reader_paging_by_since_sees_every_span_created_from_concurrent_ingest
         t.start()
     for t in threads:
         t.join()
+    done_at[0] = time.monotonic()
     done.set()
     reader.join(timeout=60)
     assert not errors
