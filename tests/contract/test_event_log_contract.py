@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,30 +112,23 @@ def test_a_dedup_key_appends_once(store: Store) -> None:
     assert store.append_events("globex", batch, dedup_key="digest-1") == 2  # keys are per org
 
 
-def test_concurrent_appends_never_skip_a_reader_paging_by_since(store: Store) -> None:
-    writers, per_writer = 4, 40
+def read_while_writing(store: Store, list_page: Callable[[int], list[ChangeEventView]],
+                       writers: list[threading.Thread]) -> list[ChangeEventView]:
+    """Page by cursor (`list_page(since)`) while the writer threads run, until they finished and their last write
+    settled (a store whose numbers follow the clock, Firestore, shows events only behind its settle horizon);
+    returns every event read."""
     done = threading.Event()
     done_at = [0.0]
     seen: list[ChangeEventView] = []
     errors: list[BaseException] = []
-
-    def write(w: int) -> None:
-        try:
-            for i in range(per_writer):
-                store.append_events("acme", [ev(subject=f"w{w}-{i}"), ev(subject=f"w{w}-{i}b")])
-        except BaseException as exc:  # pragma: no cover - surfaced below
-            errors.append(exc)
+    settle_s = float(getattr(store, "event_settle_s", 0.0))
 
     def read() -> None:
         since = 0
-        # A store whose numbers follow the clock shows events only once they settle (Firestore): read until
-        # the last write has settled too.
-        settle_s = float(getattr(store, "event_settle_s", 0.0))
         try:
             while True:
-                finished = done.is_set()  # read once more after the last writer finished
-                settled = finished and time.monotonic() - done_at[0] > settle_s
-                page = store.list_events("acme", since, 7)
+                settled = done.is_set() and time.monotonic() - done_at[0] > settle_s  # then one more read
+                page = list_page(since)
                 seen.extend(page)
                 if page:
                     since = page[-1].seq
@@ -145,14 +139,30 @@ def test_concurrent_appends_never_skip_a_reader_paging_by_since(store: Store) ->
 
     reader = threading.Thread(target=read)
     reader.start()
-    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
-    for t in threads:
+    for t in writers:
         t.start()
-    for t in threads:
+    for t in writers:
         t.join()
     done_at[0] = time.monotonic()
     done.set()
-    reader.join(timeout=30)
+    reader.join(timeout=60)
+    assert not errors
+    return seen
+
+
+def test_concurrent_appends_never_skip_a_reader_paging_by_since(store: Store) -> None:
+    writers, per_writer = 4, 40
+    errors: list[BaseException] = []
+
+    def write(w: int) -> None:
+        try:
+            for i in range(per_writer):
+                store.append_events("acme", [ev(subject=f"w{w}-{i}"), ev(subject=f"w{w}-{i}b")])
+        except BaseException as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    seen = read_while_writing(store, lambda since: store.list_events("acme", since, 7),
+                              [threading.Thread(target=write, args=(w,)) for w in range(writers)])
     assert not errors
     seqs = [e.seq for e in seen]
     assert seqs == sorted(set(seqs)), "repeated or out of order"

@@ -4,16 +4,15 @@ their transactions: a reader paging by ``since`` sees every one, even while inge
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from core import events
-from core.event_feed import ChangeEventView
 from core.ports.store import Store
 from tests.contract.firestore_store import firestore_emulator_host, firestore_store
 from tests.contract.test_event_log_contract import (
+    read_while_writing,
     service,
     test_an_ingested_batch_appends_one_span_created_with_counts_and_a_replay_none,
 )
@@ -34,8 +33,6 @@ def store(firestore_emulator_host: str) -> Iterator[Store]:
 
 def test_a_reader_paging_by_since_sees_every_span_created_from_concurrent_ingests(store: Store) -> None:
     writers, per_writer = 3, 5
-    done = threading.Event()
-    seen: list[ChangeEventView] = []
     errors: list[BaseException] = []
 
     def ingest(w: int) -> None:
@@ -46,36 +43,11 @@ def test_a_reader_paging_by_since_sees_every_span_created_from_concurrent_ingest
         except BaseException as exc:  # pragma: no cover - surfaced below
             errors.append(exc)
 
-    # Numbers follow the clock, not the commit order: readers stop at the settle horizon (a slower commit is
-    # never passed), so the reader keeps reading until the last write has settled.
+    # Numbers follow the clock, not the commit order: readers stop at the settle horizon, never passing a slower
+    # commit.
     store.event_settle_s = 1.0
-    done_at = [0.0]
-
-    def read() -> None:
-        since = 0
-        try:
-            while True:
-                finished = done.is_set()  # one more read after the last writer finished and settled
-                settled = finished and time.monotonic() - done_at[0] > 1.0
-                page = store.list_events("acme", since, 3, types=[events.SPAN_CREATED])
-                seen.extend(page)
-                if page:
-                    since = page[-1].seq
-                elif settled:
-                    return
-        except BaseException as exc:  # pragma: no cover - surfaced below
-            errors.append(exc)
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    threads = [threading.Thread(target=ingest, args=(w,)) for w in range(writers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    done_at[0] = time.monotonic()
-    done.set()
-    reader.join(timeout=60)
+    seen = read_while_writing(store, lambda since: store.list_events("acme", since, 3, types=[events.SPAN_CREATED]),
+                              [threading.Thread(target=ingest, args=(w,)) for w in range(writers)])
     assert not errors
     seqs = [e.seq for e in seen]
     assert seqs == sorted(set(seqs)), "repeated or out of order"
