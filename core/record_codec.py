@@ -40,14 +40,33 @@ def record_lists(batch: Batch) -> dict[str, list[Any]]:
             "metric_points": batch.metric_points, "session_records": list(batch.sessions.values())}
 
 
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 def _build(cls: type[Any], data: Any, nested: dict[str, type[Any]]) -> Any:
     if not isinstance(data, dict):
         raise InvalidPayload(f"a {cls.__name__} must be a JSON object")
+    names = _field_names(cls)
     try:
-        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        if tuple(data) == names:  # as record_lists encodes it: every field, in order
+            record = cls(*data.values())
+            for name, kind in nested.items():
+                value = getattr(record, name)
+                if isinstance(value, dict):
+                    setattr(record, name, kind(*value.values()) if tuple(value) == _field_names(kind)
+                            else _build(kind, value, {}))
+            return record
+        values = {name: data[name] for name in names if name in data}
         for name, kind in nested.items():
             if isinstance(values.get(name), dict):
-                values[name] = kind(**values[name])
+                values[name] = _build(kind, values[name], {})
         return cls(**values)
     except TypeError as exc:
         raise InvalidPayload(f"malformed {cls.__name__}: {exc}") from exc

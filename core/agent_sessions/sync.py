@@ -67,8 +67,9 @@ def export_telemetry_sessions(store: AgentSessionStore, batch: Batch) -> int:
     """The agent-session rows of an ingested OTLP batch (Claude Code / Gemini CLI events and tool calls):
     each session merged with its stored row (a batch sees part of a session), then stored. Returns the rows
     written. Redelivery writes the same rows."""
-    masker = _Masker()  # ingest masked the content already; masking again is a no-op, kept for a direct caller
-    rows = _masked(sessions_from_batch(batch), masker)
+    # Not masked again: ingest masked every prompt, response and tool input/result before storage, and these rows
+    # come from those records (tests/unit/test_sessions_from_telemetry.py shows it).
+    rows = sessions_from_batch(batch)
     if not (rows.sessions or rows.messages or rows.tool_calls):
         return 0
     stored = store.get_session_rows(batch.org_id, [seen.id for seen in rows.sessions])
