@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import orjson
 
 from core.agent_sessions.sync import export_telemetry_sessions
+from core.erasure import ERASURE_SIGNAL
 from core.errors import PermanentError
 from core.ports.analytics import Analytics
 from core.ports.fact_insights import SessionRollupRow
@@ -26,18 +28,47 @@ def _describe(message: dict[str, Any]) -> str:
 
 def export_message(analytics: Analytics, message: dict[str, Any]) -> int:
     """Export one parsed pipeline message (core.workers.parse_org_message); returns the rows handed over.
-    Messages without records (a hook's, an API span's: their producers name ids only) export nothing. Safe
-    under redelivery: every analytics write is keyed, and ordered by the time the batch was stored."""
+    Messages without records (a hook's, an API span's: their producers name ids only) export nothing; an erasure's
+    erases its session. Safe under redelivery: every analytics write is keyed, and ordered by the time the batch
+    was stored."""
     if not analytics.configured:
         log.warning("analytics not configured: dropped export of %s for org %s (set OBSERVATORY_CLICKHOUSE_URL)",
                     _describe(message), message.get("org_id"))
         return 0
-    if not any(message.get(key) for key in RECORD_KEYS):
+    return export_parsed(analytics, [message])
+
+
+def export_payloads(analytics: Analytics, payloads: list[bytes]) -> int:
+    """The local bus's delivery of several messages at once: their records merged per org and written in one
+    export (each analytics write costs a part per table, so one write per delivery instead of one per message)."""
+    if not analytics.configured:
+        for payload in payloads:
+            export_message(analytics, _parsed(payload))
         return 0
-    stored_ns = message.get("stored_ns")
-    if stored_ns is not None and not isinstance(stored_ns, int):
-        raise PermanentError("stored_ns is not an integer")
-    return _export(analytics, batch_from_message(message), stored_ns)
+    return export_parsed(analytics, [_parsed(payload) for payload in payloads])
+
+
+def export_parsed(analytics: Analytics, messages: list[dict[str, Any]]) -> int:
+    """Erasures first, then the records of the other messages, merged per org; the merged rows take the newest
+    `stored_ns` of their messages as their version. Records of a session erased after their message was stored (a
+    late or redelivered message) are dropped: an older export never undoes an erasure."""
+    for message in messages:
+        if message.get("signal") == ERASURE_SIGNAL:
+            _erase(analytics, message)
+    by_org: dict[str, list[dict[str, Any]]] = {}
+    for message in messages:
+        if message.get("signal") != ERASURE_SIGNAL and any(message.get(key) for key in RECORD_KEYS):
+            by_org.setdefault(message["org_id"], []).append(message)
+    exported = 0
+    for org_id, org_messages in by_org.items():
+        stored = [_stored_ns(m) for m in org_messages]
+        batches = [batch_from_message(m) for m in org_messages]
+        erased = analytics.history.erased_sessions(org_id, sorted({s for b in batches for s in _session_ids(b)}))
+        if erased:
+            batches = [_without_erased(b, erased, ns) for b, ns in zip(batches, stored, strict=True)]
+        versions = [ns for ns in stored if ns is not None]
+        exported += _export(analytics, merge_batches(batches), max(versions) if versions else None)
+    return exported
 
 
 def _export(analytics: Analytics, batch: Batch, stored_ns: int | None) -> int:
@@ -57,25 +88,48 @@ def _parsed(payload: bytes) -> dict[str, Any]:
     return message
 
 
-def export_payloads(analytics: Analytics, payloads: list[bytes]) -> int:
-    """The local bus's delivery of several messages at once: their records merged per org and written in one
-    export (each analytics write costs a part per table, so one write per delivery instead of one per message).
-    The merged rows take the newest `stored_ns` of the messages as their version."""
-    if not analytics.configured:
-        for payload in payloads:
-            export_message(analytics, _parsed(payload))
-        return 0
-    by_org: dict[str, list[dict[str, Any]]] = {}
-    for payload in payloads:
-        message = _parsed(payload)
-        if any(message.get(key) for key in RECORD_KEYS):
-            by_org.setdefault(message["org_id"], []).append(message)
-    exported = 0
-    for messages in by_org.values():
-        versions = [m["stored_ns"] for m in messages if isinstance(m.get("stored_ns"), int)]
-        batch = merge_batches([batch_from_message(m) for m in messages])
-        exported += _export(analytics, batch, max(versions) if versions else None)
-    return exported
+def _stored_ns(message: dict[str, Any]) -> int | None:
+    stored_ns = message.get("stored_ns")
+    if stored_ns is not None and not isinstance(stored_ns, int):
+        raise PermanentError("stored_ns is not an integer")
+    return stored_ns
+
+
+def _erase(analytics: Analytics, message: dict[str, Any]) -> None:
+    erased_ns = message.get("erased_ns")
+    if not isinstance(erased_ns, int):
+        erased_ns = time.time_ns()
+    for session_id in message.get("session_ids") or ():
+        if isinstance(session_id, str):
+            analytics.history.erase_session(message["org_id"], session_id, erased_ns)
+            analytics.sessions.erase_session(message["org_id"], session_id)
+
+
+def _session_ids(batch: Batch) -> set[str]:
+    ids = set(batch.sessions)
+    for records in (batch.spans, batch.events, batch.llm_calls, batch.tool_calls, batch.metric_points):
+        ids.update(r.session_id for r in records if r.session_id)
+    return ids
+
+
+def _without_erased(batch: Batch, erased: dict[str, int], stored_ns: int | None) -> Batch:
+    """The batch without the records of sessions erased at or after it was stored (of every erased session when
+    the message does not say when it was stored); calls naming a dropped span go with it, as the Store's purge
+    takes them."""
+    gone = {sid for sid, ns in erased.items() if stored_ns is None or stored_ns <= ns}
+    if not gone:
+        return batch
+    out = Batch(org_id=batch.org_id)
+    out.spans = [s for s in batch.spans if s.session_id not in gone]
+    gone_spans = {(s.trace_id, s.span_id) for s in batch.spans if s.session_id in gone}
+    out.events = [e for e in batch.events if e.session_id not in gone]
+    out.metric_points = [p for p in batch.metric_points if p.session_id not in gone]
+    out.llm_calls = [c for c in batch.llm_calls
+                     if c.session_id not in gone and (c.trace_id, c.span_id) not in gone_spans]
+    out.tool_calls = [t for t in batch.tool_calls
+                      if t.session_id not in gone and (t.trace_id, t.span_id) not in gone_spans]
+    out.sessions = {sid: rec for sid, rec in batch.sessions.items() if sid not in gone}
+    return out
 
 
 def export_rollups(analytics: Analytics, rollups: list[tuple[str, str, str, int]]) -> None:

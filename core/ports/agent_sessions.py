@@ -79,6 +79,11 @@ class AgentSessionStore(ABC):
         context when a message's is higher. Writes a newer row only for a session whose counters change."""
 
     @abstractmethod
+    def erase_session(self, org_id: str, session_id: str) -> None:
+        """Delete every row of the session (its row, messages, tool calls, git links and marks): the analytics side
+        of a session erasure (DELETE /api/observatory/sessions/{id})."""
+
+    @abstractmethod
     def last_ordinal(self, org_id: str, session_id: str) -> int | None:
         """The highest message ordinal stored for the session (None when it has none): where an incremental sync
         resumes."""

@@ -59,6 +59,15 @@ class TelemetryHistory(ABC):
     def export_session_rollups(self, org_id: str, rows: Sequence[SessionRollupRow]) -> None:
         """Write recomputed session rollups (the newest ``computed_ns`` of a session wins)."""
 
+    @abstractmethod
+    def erase_session(self, org_id: str, session_id: str, erased_ns: int) -> None:
+        """Delete every row of the session, found as the Store's purge finds them (its own rows, and LLM and tool
+        calls naming one of its spans), and remember the erasure: see ``erased_sessions``."""
+
+    @abstractmethod
+    def erased_sessions(self, org_id: str, session_ids: Sequence[str]) -> dict[str, int]:
+        """The sessions among these that were erased, with the time of their (latest) erasure."""
+
 
 class FactInsights(ABC):
     """The fact aggregations of the InsightStore port (core.ports.insights), with the same InsightFilter rules,

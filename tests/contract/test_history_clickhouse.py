@@ -93,7 +93,7 @@ def test_the_schema_is_versioned_and_applying_it_twice_changes_nothing(conn: Ana
     for statement in schema.migrations()[0].statements:  # every statement is idempotent on its own
         conn.client.command(statement.replace("{db}", f"`{conn.database}`"))
     tables = dict(rows(conn, "SELECT name, create_table_query FROM system.tables WHERE database = '{db}'"))
-    for table in schema.TABLES:
+    for table in schema.HISTORY_TABLES:
         ddl = str(tables[table])
         assert "ORDER BY (org_id," in ddl and "ttl_only_drop_parts = 1" in ddl, table
         assert "toIntervalDay(400)" in ddl, table
@@ -101,7 +101,7 @@ def test_the_schema_is_versioned_and_applying_it_twice_changes_nothing(conn: Ana
     schema.apply_retention(conn, 30)
     schema.apply_retention(conn, 30)
     tables = dict(rows(conn, "SELECT name, create_table_query FROM system.tables WHERE database = '{db}'"))
-    assert all("toIntervalDay(30)" in str(tables[t]) for t in schema.TABLES)
+    assert all("toIntervalDay(30)" in str(tables[t]) for t in schema.HISTORY_TABLES)
 
 
 def _counts(conn: AnalyticsConnection) -> dict[str, int]:
@@ -231,3 +231,28 @@ def test_every_read_and_write_stays_inside_its_org(history: ClickHouseHistory,
     assert facts.task_ids("globex", InsightFilter(WINDOW.start_ns, WINDOW.end_ns, source_type="eval"), []) == {
         "task-1"}
     assert facts.task_ids("acme", InsightFilter(WINDOW.start_ns, WINDOW.end_ns, source_type="eval"), []) == set()
+
+
+def test_an_erased_session_loses_every_row_and_calls_naming_its_spans(history: ClickHouseHistory,
+                                                                      conn: AnalyticsConnection) -> None:
+    b = batch()
+    # Reported without a session, but naming a span of s1: the Store's purge takes them too.
+    b.llm_calls.append(LlmCallRecord("req:orphan", None, T + 7, 5.0, Usage(model="claude-sonnet-4-5", tokens_in=1),
+                                     trace_id="tr1", span_id="02", source="event"))
+    b.tool_calls.append(ToolCallRecord("toolu-orphan", None, tool_name="Read", time_ns=T + 8, trace_id="tr1",
+                                       span_id="01"))
+    history.export("acme", b, version_ns=T)
+    history.export("globex", batch("globex"), version_ns=T)
+    history.export_session_rollups("acme", [SessionRollupRow("s1", 1, 2, 3, 4, 5, T)])
+    history.erase_session("acme", "s1", T + DAY)
+    def counts(org: str) -> dict[str, int]:
+        return {t: int(rows(conn, f"SELECT count() FROM {{db}}.{t} FINAL WHERE org_id = '{org}'")[0][0])
+                for t in schema.TABLES}
+
+    assert [counts(org) for org in ("acme", "globex")] == [
+        dict.fromkeys(schema.TABLES, 0), {**dict.fromkeys(schema.TABLES, 1), schema.SPANS: 2, schema.EVENTS: 2,
+                                          schema.SESSION_ROLLUPS: 0}]
+    assert history.erased_sessions("acme", ["s1", "s2"]) == {"s1": T + DAY}
+    assert history.erased_sessions("globex", ["s1"]) == {}
+    history.erase_session("acme", "s1", T + 2 * DAY)  # again: nothing left to delete, the newest time is kept
+    assert history.erased_sessions("acme", ["s1"]) == {"s1": T + 2 * DAY}

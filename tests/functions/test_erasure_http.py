@@ -138,3 +138,55 @@ def test_task_totals_are_recomputed_after_a_purge(client: Any) -> None:
     assert client.delete(f"{API}/sessions/s1").status_code == 204
     container().bus.drain()
     assert client.get(f"{API}/tasks/task-1").get_json()["span_count"] == 3
+
+
+def _history_rows(analytics: Any, org: str, session: str) -> dict[str, int]:
+    """Rows of the session in every history table, as reads see them (FINAL: a replay's rows are one row)."""
+    from core.adapters.clickhouse import history_schema as schema
+
+    conn = analytics.history._conn
+    out = {}
+    for table in schema.TABLES:
+        column = "tupleElement(session_id, 2)" if table == schema.TOOL_CALLS else "session_id"
+        sql = (f"SELECT count() FROM `{conn.database}`.{table} FINAL WHERE org_id = {{org:String}} "
+               f"AND {column} = {{sid:String}}")
+        out[table] = int(conn.client.query(sql, parameters={"org": org, "sid": session}).result_rows[0][0])
+    return out
+
+
+def test_an_erasure_reaches_analytics_and_a_stale_export_does_not_undo_it(
+        client: Any, keys: None, monkeypatch: pytest.MonkeyPatch, analytics_dsn: str) -> None:
+    from core.analytics_export import export_payloads
+    from core.ports.bus import TELEMETRY_INGESTED
+    from functions import _bootstrap
+
+    monkeypatch.setenv("OBSERVATORY_CLICKHOUSE_URL", analytics_dsn)
+    _bootstrap.reset()
+    c = _bootstrap.container()
+    delivered: list[bytes] = []  # the ingest messages, to redeliver once the session is erased
+    c.bus.subscribe(TELEMETRY_INGESTED, delivered.extend)
+    record(client, "acme", "erase-me")
+    record(client, "acme", "keep-me")
+    c.bus.drain()
+    h = auth("acme")
+    kept = _history_rows(c.analytics, "acme", "keep-me")
+    erased = _history_rows(c.analytics, "acme", "erase-me")
+    assert erased == kept and erased["telemetry_spans"] == 4 and erased["telemetry_events"] == 2
+    assert erased["telemetry_llm_calls"] >= 1 and erased["telemetry_tool_calls"] >= 1
+    assert client.get("/api/v1/sessions/erase-me", headers=h).status_code == 200
+
+    assert client.delete(f"{API}/sessions/erase-me", headers=h).status_code == 204
+    c.bus.drain()
+    assert set(_history_rows(c.analytics, "acme", "erase-me").values()) == {0}
+    assert _history_rows(c.analytics, "acme", "keep-me") == kept
+    assert client.get("/api/v1/sessions/erase-me", headers=h).status_code == 404
+    assert client.get("/api/v1/sessions/keep-me", headers=h).status_code == 200
+    found = client.get("/api/v1/search?q=hi", headers=h).get_json()["results"]
+    assert {r["session_id"] for r in found} == {"keep-me"}
+
+    # A late redelivery of the messages stored before the erasure writes nothing of the erased session.
+    assert [m for m in delivered if b'"signal":"erasure"' not in m]
+    export_payloads(c.analytics, [m for m in delivered if b'"signal":"erasure"' not in m])
+    assert set(_history_rows(c.analytics, "acme", "erase-me").values()) == {0}
+    assert _history_rows(c.analytics, "acme", "keep-me") == kept
+    assert client.get("/api/v1/sessions/erase-me", headers=h).status_code == 404

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from operator import attrgetter
 from typing import Any
 
@@ -176,6 +176,50 @@ class ClickHouseHistory(TelemetryHistory):
             self._insert(org_id, schema.SESSION_ROLLUPS, _ROLLUP_COLUMNS, list(rows), max(r.computed_ns for r in rows),
                          versioned=False)
 
+    # -- erasure -------------------------------------------------------------------------------------------------
+    def erase_session(self, org_id: str, session_id: str, erased_ns: int) -> None:
+        db = self._db
+        p: dict[str, Any] = {"org": org_id, "sid": session_id}
+        # Recorded first: an export running meanwhile either sees it or wrote before the deletes below.
+        self._insert(org_id, schema.ERASURES, (("session_id", _S, _get("session_id")), ("erased_ns", _U, _get("ns"))),
+                     [_Erasure(session_id, erased_ns)], erased_ns, versioned=False)
+        spans = [(r[0], r[1]) for r in self._query(
+            f"SELECT DISTINCT trace_id, span_id FROM {db}.{schema.SPANS} WHERE org_id = {{org:String}} "
+            "AND session_id = {sid:String}", p)]
+        p["spans"] = spans
+        of_spans = " OR (ifNull(trace_id, ''), ifNull(span_id, '')) IN {spans:Array(Tuple(String, String))}"
+        # A tool call belongs to the session when its newest sighting with a session names it, or a sighting names
+        # one of its spans.
+        having = "argMax(tupleElement(session_id, 2), tupleElement(session_id, 1)) = {sid:String}"
+        if spans:
+            having += (" OR countIf((tupleElement(trace_id, 2), tupleElement(span_id, 2)) "
+                       "IN {spans:Array(Tuple(String, String))}) > 0")
+        p["tools"] = [r[0] for r in self._query(
+            f"SELECT tool_use_id FROM {db}.{schema.TOOL_CALLS} WHERE org_id = {{org:String}} GROUP BY tool_use_id "
+            f"HAVING {having}", p)]
+        deletes = [
+            (schema.LLM_CALLS, f"session_id = {{sid:String}}{of_spans if spans else ''}"),
+            (schema.TOOL_CALLS, "tool_use_id IN {tools:Array(String)}"),
+            *((table, "session_id = {sid:String}") for table in (
+                schema.EVENTS, schema.METRIC_POINTS, schema.SPANS, schema.SESSIONS, schema.SESSION_ROLLUPS)),
+        ]
+        for table, where in deletes:
+            if table == schema.TOOL_CALLS and not p["tools"]:
+                continue
+            try:
+                self._conn.client.command(f"DELETE FROM {db}.{table} WHERE org_id = {{org:String}} AND ({where})",
+                                          parameters=p)
+            except Exception as exc:
+                raise StorageUnavailable(f"telemetry history cannot erase ({table}): {type(exc).__name__}") from exc
+
+    def erased_sessions(self, org_id: str, session_ids: Sequence[str]) -> dict[str, int]:
+        if not session_ids:
+            return {}
+        rows = self._query(f"SELECT session_id, max(erased_ns) FROM {self._db}.{schema.ERASURES} "
+                           "WHERE org_id = {org:String} AND session_id IN {ids:Array(String)} GROUP BY session_id",
+                           {"org": org_id, "ids": sorted(set(session_ids))})
+        return {str(r[0]): int(r[1]) for r in rows}
+
     def _insert(self, org_id: str, table: str, columns: Sequence[Column], records: Sequence[Any], version: int,
                 extra: list[dict[str, Any]] | None = None, versioned: bool = True) -> None:
         """One column-oriented insert of ``records`` (plus ``extra`` rows given as column -> value), with
@@ -274,6 +318,12 @@ class ClickHouseHistory(TelemetryHistory):
             return list(self._conn.client.query(sql, parameters=parameters).result_rows)
         except Exception as exc:
             raise StorageUnavailable(f"telemetry history cannot be read: {type(exc).__name__}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Erasure:
+    session_id: str
+    ns: int
 
 
 def _merged_tools(tools: Sequence[ToolCallRecord]) -> list[ToolCallRecord]:

@@ -31,6 +31,9 @@ Layout:
     (`(version, value)` tuples merged by `min`, an absent value written with the largest version; for the source
     type, `other` counts as absent), the union of models.
   - `telemetry_session_rollups` (`ReplacingMergeTree(computed_ns)`): the newest recompute of a session wins.
+  - `telemetry_erasures` (`ReplacingMergeTree(erased_ns)`): the sessions erased, and when. An erasure deletes the
+    session's rows (lightweight DELETE); an export of records stored before it (a late or redelivered message)
+    then writes none of that session's records.
   Writers insert plain rows (a value or NULL, one version per row) into `telemetry_tool_call_writes` and
   `telemetry_session_writes` (`Null` engine): a materialized view of each encodes them into the tuples above, so
   the encoding lives here and the client sends cheap columns.
@@ -61,7 +64,10 @@ TOOL_CALLS = "telemetry_tool_calls"
 METRIC_POINTS = "telemetry_metric_points"
 SESSIONS = "telemetry_sessions"
 SESSION_ROLLUPS = "telemetry_session_rollups"
+ERASURES = "telemetry_erasures"
+# Migration 100 created these; ERASURES came with 101. Every table of the history: HISTORY_TABLES.
 TABLES = (SPANS, EVENTS, LLM_CALLS, TOOL_CALLS, METRIC_POINTS, SESSIONS, SESSION_ROLLUPS)
+HISTORY_TABLES = (*TABLES, ERASURES)
 # Where writers insert tool calls and session sightings (plain columns; see the module docstring).
 TOOL_CALL_WRITES = "telemetry_tool_call_writes"
 SESSION_WRITES = "telemetry_session_writes"
@@ -91,7 +97,7 @@ def _ttl_clause(column: str, ttl_days: int) -> str:
 
 # The column each table's partition and TTL are computed from: the row's own time, or its write time.
 TTL_COLUMNS = {SPANS: "start_ns", EVENTS: "time_ns", METRIC_POINTS: "time_ns", LLM_CALLS: "version",
-               TOOL_CALLS: "version", SESSIONS: "version", SESSION_ROLLUPS: "computed_ns"}
+               TOOL_CALLS: "version", SESSIONS: "version", SESSION_ROLLUPS: "computed_ns", ERASURES: "erased_ns"}
 
 _ORDER = {
     SPANS: "org_id, start_ns, trace_id, span_id",
@@ -101,6 +107,7 @@ _ORDER = {
     TOOL_CALLS: "org_id, tool_use_id",
     SESSIONS: "org_id, session_id",
     SESSION_ROLLUPS: "org_id, session_id",
+    ERASURES: "org_id, session_id",
 }
 
 _ENGINES = {
@@ -111,6 +118,7 @@ _ENGINES = {
     TOOL_CALLS: "AggregatingMergeTree",
     SESSIONS: "AggregatingMergeTree",
     SESSION_ROLLUPS: "ReplacingMergeTree(computed_ns)",
+    ERASURES: "ReplacingMergeTree(erased_ns)",
 }
 
 _TEXT = "String CODEC(ZSTD(1))"
@@ -266,6 +274,10 @@ _COLUMNS = {
     pull_requests Int64,
     active_time_ms Int64,
     computed_ns UInt64""",
+    ERASURES: """
+    org_id LowCardinality(String),
+    session_id String,
+    erased_ns UInt64""",
 }
 
 
@@ -323,7 +335,8 @@ def migrations(ttl_days: int = DEFAULT_TTL_DAYS) -> list[Migration]:
     if ttl_days < 1:
         raise ValueError("ttl_days must be at least 1")
     return [Migration(100, "telemetry history: spans, events, LLM calls, tool calls, metric points, sessions, "
-                      "session rollups", tuple(_create(table, ttl_days) for table in TABLES) + _writes())]
+                      "session rollups", tuple(_create(table, ttl_days) for table in TABLES) + _writes()),
+            Migration(101, "telemetry history: session erasures", (_create(ERASURES, ttl_days),))]
 
 
 MIGRATIONS = migrations()
@@ -333,6 +346,6 @@ def apply_retention(conn: AnalyticsConnection, ttl_days: int) -> None:
     """Set every history table's TTL to ``ttl_days`` (idempotent: the same TTL again changes nothing)."""
     if ttl_days < 1:
         raise ValueError("ttl_days must be at least 1")
-    for table in TABLES:
+    for table in HISTORY_TABLES:
         conn.client.command(f"ALTER TABLE `{conn.database}`.{table} MODIFY TTL "
                             f"{_ttl_clause(TTL_COLUMNS[table], ttl_days)}")

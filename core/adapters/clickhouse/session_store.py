@@ -208,6 +208,14 @@ class ClickHouseAgentSessions(SessionSearch, SessionAnalytics, AgentSessionStore
             out.append((AgentSession(**values), int(r[-1])))
         return out
 
+    def erase_session(self, org_id: str, session_id: str) -> None:
+        for table in TABLES:  # lightweight deletes: the rows vanish from every read at once
+            column = "id" if table == "sessions" else "session_id"
+            self._command(f"DELETE FROM {{db}}.{table} WHERE org_id = {{org:String}} AND {column} = {{sid:String}}",
+                          {"org": org_id, "sid": session_id})
+        with self._months_lock:
+            self._months.pop((org_id, session_id), None)
+
     def recount_sessions(self, org_id: str, session_ids: Sequence[str]) -> None:
         ids = sorted(set(session_ids))
         if not ids:
