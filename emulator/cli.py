@@ -128,6 +128,7 @@ def _analytics_server(port: int) -> Any:
 
 def _reprice(args: argparse.Namespace) -> int:
     os.environ["OBSERVATORY_DATA_DIR"] = str(args.data_dir)
+    analytics = _local_analytics(args.data_dir)  # the history's copy too (embedded: run it with `serve` stopped)
     from core.config import get_settings
     from core.pricing import PriceTable
     from core.reprice import reprice
@@ -135,13 +136,23 @@ def _reprice(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     container = build(settings)
+    prices = PriceTable.load(settings.price_overrides or None)
     try:
-        counts = reprice(container.store, PriceTable.load(settings.price_overrides or None))
+        counts = reprice(container.store, prices)
+        print(f"repriced {counts['llm_calls']} LLM calls and {counts['spans']} spans "
+              f"({counts['unpriced']} unpriced)")
+        if analytics:
+            # Each update rewrites its rows in one statement over the history: few, large chunks.
+            counts = reprice(container.analytics.history, prices, chunk=_HISTORY_REPRICE_CHUNK)
+            print(f"analytics history: repriced {counts['llm_calls']} LLM calls and {counts['spans']} spans")
     finally:
         container.store.close()
-    print(f"repriced {counts['llm_calls']} LLM calls and {counts['spans']} spans "
-          f"({counts['unpriced']} unpriced)")
+        if analytics:
+            container.analytics.close()
     return 0
+
+
+_HISTORY_REPRICE_CHUNK = 200_000
 
 
 def _seed(args: argparse.Namespace) -> int:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.ports.insights import DayTotals, Dimension, GroupTotals, InsightFilter, InsightTotals
-from core.records import Batch
+from core.records import Batch, LlmCallRecord
 
 if TYPE_CHECKING:  # pydantic models stay out of the worker's cold start
     from core.models import SessionMetricsSummary
@@ -63,6 +63,15 @@ class TelemetryHistory(ABC):
     def erase_session(self, org_id: str, session_id: str, erased_ns: int) -> None:
         """Delete every row of the session, found as the Store's purge finds them (its own rows, and LLM and tool
         calls naming one of its spans), and remember the erasure: see ``erased_sessions``."""
+
+    @abstractmethod
+    def iter_priced(self) -> Iterator[tuple[str, str, str, LlmCallRecord]]:
+        """Every LLM call and span with a model, of every org, as (table, org, key, record with its usage): what
+        `observatory reprice` prices again. Keys as the Store's `iter_priced` gives them."""
+
+    @abstractmethod
+    def update_computed_costs(self, table: str, rows: Sequence[tuple[str, str, LlmCallRecord]]) -> None:
+        """Rewrite the computed cost, cost, cache savings and unpriced flag of these rows (as a newer version)."""
 
     @abstractmethod
     def erased_sessions(self, org_id: str, session_ids: Sequence[str]) -> dict[str, int]:

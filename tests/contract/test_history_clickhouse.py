@@ -4,8 +4,10 @@ retention TTL, and org isolation."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from core.adapters.clickhouse.insights import ClickHouseFactInsights
 from core.insights.window import to_ns
 from core.ports.fact_insights import SessionRollupRow
 from core.ports.insights import InsightFilter
+from core.pricing import PriceTable
 from core.records import (
     Batch,
     EventRecord,
@@ -27,6 +30,7 @@ from core.records import (
     ToolCallRecord,
     Usage,
 )
+from core.reprice import reprice
 
 T = to_ns(datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
 H = 3600 * 10**9
@@ -256,3 +260,31 @@ def test_an_erased_session_loses_every_row_and_calls_naming_its_spans(history: C
     assert history.erased_sessions("globex", ["s1"]) == {}
     history.erase_session("acme", "s1", T + 2 * DAY)  # again: nothing left to delete, the newest time is kept
     assert history.erased_sessions("acme", ["s1"]) == {"s1": T + 2 * DAY}
+
+
+def test_reprice_rewrites_the_costs_the_history_keeps(history: ClickHouseHistory, facts: ClickHouseFactInsights,
+                                                      conn: AnalyticsConnection, tmp_path: Path) -> None:
+    prices = tmp_path / "prices.override.json"
+    prices.write_text(json.dumps({"version": 1, "models": {"acme-coder-1": {
+        "input": 2.0, "output": 8.0, "cache_read": 0.2, "cache_write": 2.5,
+        "source": "https://example.com/acme/pricing", "as_of": "2026-01-15"}}}))
+    unpriced = Usage(model="acme-coder-1", provider="acme", tokens_in=1000, tokens_out=200, cache_read_tokens=500,
+                     unpriced=True)
+    provided = Usage(model="acme-coder-1", provider="acme", tokens_in=100, tokens_out=10, provided_cost_usd=0.5,
+                     unpriced=True)
+    history.export("acme", Batch("acme", spans=[span("01", T, model="acme-coder-1")], llm_calls=[
+        LlmCallRecord("req:a", "s1", T + 5, 100.0, unpriced, source="event"),
+        LlmCallRecord("req:b", "s1", T + 6, 100.0, provided, source="event")]), version_ns=T)
+    assert facts.insight_totals("acme", WINDOW, []).calls.unpriced_calls == 2
+
+    counts = reprice(history, PriceTable.load(str(prices)), chunk=2)
+    assert counts == {"llm_calls": 2, "spans": 1, "unpriced": 0}
+    calls = dict((r[0], r[1:]) for r in rows(conn, "SELECT call_key, computed_cost_usd, cost_usd, cache_savings_usd, "
+                                                   "unpriced, tokens_in FROM {db}.telemetry_llm_calls FINAL"))
+    # (1000 * 2.0 + 200 * 8.0 + 500 * 0.2) / 1e6; savings 500 * (2.0 - 0.2) / 1e6; every other column kept
+    assert calls["req:a"] == pytest.approx((0.0037, 0.0037, 0.0009, False, 1000))
+    assert calls["req:b"] == pytest.approx((0.00028, 0.5, 0.0, False, 100))  # a provided cost still wins
+    assert rows(conn, "SELECT computed_cost_usd, unpriced, attributes FROM {db}.telemetry_spans FINAL") == [
+        (pytest.approx(3 * 2.0 / 1e6), False, '{"a":1}')]
+    totals = facts.insight_totals("acme", WINDOW, [])
+    assert totals.calls.unpriced_calls == 0 and totals.calls.cost_usd == pytest.approx(0.5037)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from operator import attrgetter
@@ -18,7 +19,7 @@ from core.errors import StorageUnavailable
 from core.normalise.linking import EXECUTE_SPAN_NAMES
 from core.normalise.spans import tool_placeholder_id
 from core.ports.fact_insights import SessionRollupRow, TelemetryHistory
-from core.records import Batch, SpanRecord, ToolCallRecord
+from core.records import Batch, LlmCallRecord, SpanRecord, ToolCallRecord, Usage
 
 _PLACEHOLDER = "span:"
 _TOOL_RECORD_FIELDS = tuple(f.name for f in fields(ToolCallRecord) if f.name != "tool_use_id")
@@ -212,6 +213,62 @@ class ClickHouseHistory(TelemetryHistory):
             except Exception as exc:
                 raise StorageUnavailable(f"telemetry history cannot erase ({table}): {type(exc).__name__}") from exc
 
+    # -- repricing ----------------------------------------------------------------------------------------------
+    def iter_priced(self) -> Iterator[tuple[str, str, str, LlmCallRecord]]:
+        """Pages in sorting-key order (keyset pagination): no read stays open while the caller writes."""
+        usage = ("model, tokens_in, tokens_out, cache_read_tokens, cache_creation_tokens, reasoning_tokens, "
+                 "provided_cost_usd")
+        for name, table, order, key in (
+                ("llm_calls", schema.LLM_CALLS, ("org_id", "call_key"), "call_key"),
+                ("spans", schema.SPANS, ("org_id", "start_ns", "trace_id", "span_id"),
+                 "concat(trace_id, ':', span_id)")):
+            cursor: tuple[Any, ...] | None = None
+            while True:
+                after = f" AND ({', '.join(order)}) > {{after:{_tuple_type(order)}}}" if cursor else ""
+                page = self._query(
+                    f"SELECT {', '.join(order)}, {key}, {usage} FROM {self._db}.{table} FINAL "
+                    f"WHERE model IS NOT NULL{after} ORDER BY {', '.join(order)} LIMIT {_PRICED_PAGE}",
+                    {"after": cursor} if cursor else {})
+                for r in page:
+                    u = r[len(order) + 1:]
+                    yield name, r[0], r[len(order)], LlmCallRecord(
+                        r[len(order)], None, 0, None, Usage(model=u[0], tokens_in=u[1], tokens_out=u[2],
+                                                            cache_read_tokens=u[3], cache_creation_tokens=u[4],
+                                                            reasoning_tokens=u[5], provided_cost_usd=u[6]))
+                if len(page) < _PRICED_PAGE:
+                    break
+                cursor = tuple(page[-1][:len(order)])
+
+    def update_computed_costs(self, table: str, rows: Sequence[tuple[str, str, LlmCallRecord]]) -> None:
+        """The new costs go to a scratch table; one INSERT .. SELECT then rewrites each row from its newest version
+        with them, under a newer version (a span keeps its sorting key, so the rewrite replaces it)."""
+        if not rows:
+            return
+        target, on = {"llm_calls": (schema.LLM_CALLS, "c.call_key = p.k"),
+                      "spans": (schema.SPANS, "concat(c.trace_id, ':', c.span_id) = p.k")}[table]
+        scratch = f"{self._db}.reprice_{uuid.uuid4().hex}"
+        db = self._db
+        version = time.time_ns()
+        try:
+            self._conn.client.command(
+                f"CREATE TABLE {scratch} (org_id String, k String, computed Nullable(Float64), cost Float64, "
+                "savings Float64, unpriced Bool) ENGINE = Memory")
+            try:
+                self._conn.client.insert(scratch, [[org, key, r.usage.computed_cost_usd, r.usage.cost_usd,
+                                                    r.usage.cache_savings_usd, r.usage.unpriced]
+                                                   for org, key, r in rows],
+                                         column_names=["org_id", "k", "computed", "cost", "savings", "unpriced"])
+                self._conn.client.command(
+                    f"INSERT INTO {db}.{target} SELECT c.* REPLACE (p.computed AS computed_cost_usd, p.cost AS "
+                    f"cost_usd, p.savings AS cache_savings_usd, p.unpriced AS unpriced, {version} AS version) "
+                    f"FROM {db}.{target} AS c FINAL INNER JOIN {scratch} AS p ON c.org_id = p.org_id AND {on}",
+                    settings={"optimize_on_insert": 0})
+            finally:
+                self._conn.client.command(f"DROP TABLE IF EXISTS {scratch}")
+        except Exception as exc:
+            raise StorageUnavailable(f"telemetry history cannot take the repricing ({table}): "
+                                     f"{type(exc).__name__}") from exc
+
     def erased_sessions(self, org_id: str, session_ids: Sequence[str]) -> dict[str, int]:
         if not session_ids:
             return {}
@@ -318,6 +375,14 @@ class ClickHouseHistory(TelemetryHistory):
             return list(self._conn.client.query(sql, parameters=parameters).result_rows)
         except Exception as exc:
             raise StorageUnavailable(f"telemetry history cannot be read: {type(exc).__name__}") from exc
+
+
+_PRICED_PAGE = 50_000
+
+
+def _tuple_type(columns: Sequence[str]) -> str:
+    types = {"org_id": "String", "call_key": "String", "start_ns": "Int64", "trace_id": "String", "span_id": "String"}
+    return f"Tuple({', '.join(types[c] for c in columns)})"
 
 
 @dataclass(frozen=True, slots=True)
