@@ -323,7 +323,9 @@ class ClickHouseAgentSessions(SessionSearch, SessionAnalytics, AgentSessionStore
 
 
 def _insert_settings(table: str, rows: int, chunk: int, batch_id: str | None) -> dict[str, Any]:
-    settings: dict[str, Any] = {}
+    # optimize_on_insert=0: the engine would otherwise collapse each block by key while inserting (several times
+    # its insert cost); every read resolves versions with FINAL anyway.
+    settings: dict[str, Any] = {"optimize_on_insert": 0}
     if batch_id is not None:
         settings["insert_deduplication_token"] = f"{batch_id}:{table}:{chunk}"
     if rows < ASYNC_BELOW:
