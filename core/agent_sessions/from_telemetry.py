@@ -10,7 +10,8 @@ What becomes what:
 - user message: each `claude_code.user_prompt` / `gemini_cli.user_prompt` event. Its content is the `prompt`
   attribute when the producer logs prompts (OTEL_LOG_USER_PROMPTS, Gemini's logPrompts), else empty: the
   turn still counts.
-- assistant message, only where the response text is logged: Gemini CLI's `gemini_cli.api_response`
+- assistant message: each `claude_code.assistant_response` event (its `response` when logged, else empty, as
+  for prompts; `model`); elsewhere only where the response text is logged: Gemini CLI's `gemini_cli.api_response`
   (`response_text`: the response chunks as JSON, or plain text from older versions), and the GenAI semconv
   event `gen_ai.client.inference.operation.details` (`gen_ai.output.messages`) of other producers (Gemini
   CLI sends that event for every response too, so from it only the api_response is read). Claude Code logs
@@ -19,13 +20,16 @@ What becomes what:
   may each report part of one call), with input, result (or the error when there is no result) and success.
   A call known only by a decision (no time) is left for the record that completes it.
 
-Keys, so that a replayed batch makes the same rows: a message has no uuid in OTLP, so its `uuid` is
-"evt:<event key>" (the event's hash, stable under replay). Its ordinal must order a session's messages by
-time and fit UInt32: it is the event's Unix time in whole seconds (valid until 2106); messages of the same
-second are told apart by their key and ordered by `timestamp` (milliseconds). A tool call's
+Keys, so that a replayed batch makes the same rows: a message's `uuid` is the event's `message.uuid` (Claude
+Code sends it with prompts and responses: the uuid its transcript gives the message, so an OTLP message and the
+imported transcript's are one row), else "evt:<event key>" (the event's hash, stable under replay). Its
+ordinal must order a session's messages by time and fit UInt32: it is the event's Unix time in whole seconds
+(valid until 2106); messages of the same second are told apart by their key and ordered by `timestamp`
+(milliseconds). A tool call's
 `message_ordinal` is likewise the second it completed (an event's time, or a span's end).
 
-Content is masked (`core.redact`) here too: `response_text` is not among the attributes ingest masks.
+Content is masked (`core.redact`) here too, for texts decoded from JSON values (ingest masks the attributes as
+stored: core/normalise/content.py).
 Counters are those of this batch: a session spread over several batches needs the stored rows merged
 (`merge_session` does the parts that are safe to merge) and its counts recomputed from the stored messages.
 """
@@ -50,6 +54,7 @@ _MAX_ORDINAL = 2**32 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _AGENT_TYPES = {"claude_code": "claude-code", "gemini_cli": "gemini-cli", "other": ""}
 _USER_PROMPTS = frozenset({"claude_code.user_prompt", "gemini_cli.user_prompt"})
+_CLAUDE_RESPONSE = "claude_code.assistant_response"
 _GEMINI_RESPONSE = "gemini_cli.api_response"
 _SEMCONV_DETAILS = "gen_ai.client.inference.operation.details"
 _NOT_LOGGED = frozenset({"", "<REDACTED>", "<redacted>"})
@@ -142,7 +147,13 @@ def _message_of(event: EventRecord) -> AgentMessage | None:
         attrs = _attributes(event)
         prompt = attrs.get("prompt")
         text = prompt if isinstance(prompt, str) and prompt not in _NOT_LOGGED else ""
-        return _message(event, session_id, "user", text)
+        return _message(event, session_id, "user", text, uuid=_text(attrs.get("message.uuid")))
+    if event.name == _CLAUDE_RESPONSE:
+        attrs = _attributes(event)
+        response = attrs.get("response")
+        text = response if isinstance(response, str) and response not in _NOT_LOGGED else ""
+        return _message(event, session_id, "assistant", text, uuid=_text(attrs.get("message.uuid")),
+                        model=_text(attrs.get("model")))
     if event.name == _GEMINI_RESPONSE:
         attrs = _attributes(event)
         response = attrs.get("response_text")
@@ -171,8 +182,9 @@ def _message_of(event: EventRecord) -> AgentMessage | None:
 
 
 def _message(event: EventRecord, session_id: str, role: str, content: str, has_thinking: bool = False,
-             has_tool_use: bool = False, **usage: Any) -> AgentMessage:
-    return AgentMessage(session_id=session_id, ordinal=message_ordinal(event.time_ns), uuid=f"evt:{event.event_key}",
+             has_tool_use: bool = False, uuid: str = "", **usage: Any) -> AgentMessage:
+    return AgentMessage(session_id=session_id, ordinal=message_ordinal(event.time_ns),
+                        uuid=uuid or f"evt:{event.event_key}",
                         role=role, content=_mask(content), timestamp=_time(event.time_ns), has_thinking=has_thinking,
                         has_tool_use=has_tool_use, **usage)
 

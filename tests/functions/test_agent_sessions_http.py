@@ -98,6 +98,29 @@ def test_sessions_come_from_claude_code_events_over_otlp(client: Any) -> None:
     assert client.get(f"/api/v1/sessions/{session}/messages").get_json() == messages
 
 
+def test_an_otlp_message_and_its_synced_transcript_line_are_one_message(client: Any) -> None:
+    session = "otlp-and-transcript"
+    logs = log_request([
+        {"event.name": "claude_code.user_prompt", "session.id": session, "prompt": "add a cache",
+         "message.uuid": "5e1d-user-uuid"},
+        {"event.name": "claude_code.assistant_response", "session.id": session, "response": "Added an LRU cache.",
+         "model": "claude-sonnet-4-5", "message.uuid": "7a2c-assistant-uuid"},
+    ])
+    assert client.post("/v1/logs", data=logs.SerializeToString(),
+                       headers={"Content-Type": "application/x-protobuf"}).status_code == 200
+    _bootstrap.container().bus.drain()
+    transcript = {"sessions": [{"id": session, "agent_type": "claude-code", "started_at": "2026-11-20T09:00:00Z"}],
+                  "messages": [{"session_id": session, "ordinal": 0, "uuid": "5e1d-user-uuid", "role": "user",
+                                "timestamp": "2026-11-20T09:00:00Z", "content": "add a cache"},
+                               {"session_id": session, "ordinal": 1, "uuid": "7a2c-assistant-uuid",
+                                "role": "assistant", "timestamp": "2026-11-20T09:00:04Z",
+                                "content": "Added an LRU cache."}]}
+    assert client.post("/api/v1/sync", json=transcript).status_code == 200
+    messages = client.get(f"/api/v1/sessions/{session}/messages").get_json()
+    assert sorted((m["uuid"], m["role"], m["content"]) for m in messages) == [
+        ("5e1d-user-uuid", "user", "add a cache"), ("7a2c-assistant-uuid", "assistant", "Added an LRU cache.")]
+
+
 def test_marks_are_set_listed_and_withdrawn_only_on_known_sessions(client: Any) -> None:
     assert client.post("/api/v1/sync", json=BATCH).status_code == 200
     base = f"/api/v1/sessions/{SESSION}"

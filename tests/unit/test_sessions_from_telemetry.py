@@ -223,3 +223,35 @@ def test_merge_session_is_idempotent() -> None:
     assert merge_session(None, spans) == spans
     empty = AgentSession(id=CLAUDE_SESSION)
     assert merge_session(empty, logs).first_message == logs.first_message
+
+
+def test_claude_code_messages_take_their_message_uuid_and_responses_are_messages() -> None:
+    request = fixture("claude_code_logs")
+    logs = records(request)
+    prompt = next(r for r in logs if any(a["key"] == "event.name" and "user_prompt" in a["value"]["stringValue"]
+                                         for a in r["attributes"]))
+    prompt["attributes"].append(attr("message.uuid", "6c1f0c3e-prompt-uuid"))
+    response = copy.deepcopy(prompt)
+    response["timeUnixNano"] = str(int(prompt["timeUnixNano"]) + 2_000_000_000)
+    response["body"] = {"stringValue": "claude_code.assistant_response"}
+    response["attributes"] = [a for a in response["attributes"]
+                              if a["key"] not in ("event.name", "prompt", "prompt_length", "message.uuid")]
+    response["attributes"] += [attr("event.name", "assistant_response"), attr("model", "claude-sonnet-4-5"),
+                               attr("response", "Use token=ghp_0123456789abcdefghijklmnopqrstuvwxyzAB here."),
+                               attr("message.uuid", "9d2e-response-uuid")]
+    redacted = copy.deepcopy(response)
+    redacted["timeUnixNano"] = str(int(response["timeUnixNano"]) + 1_000_000_000)
+    redacted["attributes"] = [a for a in redacted["attributes"] if a["key"] not in ("response", "message.uuid")]
+    redacted["attributes"].append(attr("response", "<REDACTED>"))
+    logs += [response, redacted]
+    rows = sessions_from_batch(normalise(request))
+    by_role: dict[str, list[Any]] = {}
+    for m in rows.messages:
+        by_role.setdefault(m.role, []).append(m)
+    assert [m.uuid for m in by_role["user"]] == ["6c1f0c3e-prompt-uuid"]
+    answer, unlogged = sorted(by_role["assistant"], key=lambda m: m.timestamp)
+    assert (answer.uuid, answer.model) == ("9d2e-response-uuid", "claude-sonnet-4-5")
+    assert answer.content == "Use token=[REDACTED:github_token] here."
+    assert unlogged.content == "" and unlogged.uuid.startswith("evt:")  # the turn counts, its text was not logged
+    (session,) = rows.sessions
+    assert (session.message_count, session.user_message_count) == (3, 1)
