@@ -317,12 +317,12 @@ class ClickHouseHistory(TelemetryHistory):
         """Rows that move span placeholders into real tool ids, as the Store's adoption does: a batch naming a
         real id for a span merges the stored placeholder of that span into it (its fields rank just below the
         batch's) and retires the placeholder key; a placeholder whose real id is already stored goes to it."""
-        real = {tool_placeholder_id(t.trace_id, t.span_id): t.tool_use_id for t in tools
-                if t.trace_id and t.span_id and not t.tool_use_id.startswith(_PLACEHOLDER)}
+        named = [t for t in tools if t.trace_id and t.span_id and not t.tool_use_id.startswith(_PLACEHOLDER)]
         pending = {t.tool_use_id: t for t in tools
                    if t.tool_use_id.startswith(_PLACEHOLDER) and t.trace_id and t.span_id}
         out: list[dict[str, Any]] = []
-        if real and self._has_placeholders(org_id, version):
+        if named and self._has_placeholders(org_id, version):  # the keys are built only when some may be adopted
+            real = {tool_placeholder_id(t.trace_id or "", t.span_id or ""): t.tool_use_id for t in named}
             for row in self._stored_tools(org_id, list(real)):
                 out.append({**row, "tool_use_id": real[row["tool_use_id"]], "version": version - 1, "deleted": 0})
                 out.append({"tool_use_id": row["tool_use_id"], "version": version, "deleted": 1})
