@@ -13,6 +13,7 @@ from core.erasure import ERASURE_SIGNAL
 from core.errors import PermanentError
 from core.ports.analytics import Analytics
 from core.ports.fact_insights import SessionRollupRow
+from core.ports.span_views import SPAN_CHANGES, SpanViewStore
 from core.record_codec import RECORD_KEYS, batch_from_message, merge_batches
 from core.records import Batch
 
@@ -26,7 +27,7 @@ def _describe(message: dict[str, Any]) -> str:
     return "a message"
 
 
-def export_message(analytics: Analytics, message: dict[str, Any]) -> int:
+def export_message(analytics: Analytics, store: SpanViewStore, message: dict[str, Any]) -> int:
     """Export one parsed pipeline message (core.workers.parse_org_message); returns the rows handed over.
     Messages without records (a hook's, an API span's: their producers name ids only) export nothing; an erasure's
     erases its session. Safe under redelivery: every analytics write is keyed, and ordered by the time the batch
@@ -35,26 +36,30 @@ def export_message(analytics: Analytics, message: dict[str, Any]) -> int:
         log.warning("analytics not configured: dropped export of %s for org %s (set OBSERVATORY_CLICKHOUSE_URL)",
                     _describe(message), message.get("org_id"))
         return 0
-    return export_parsed(analytics, [message])
+    return export_parsed(analytics, store, [message])
 
 
-def export_payloads(analytics: Analytics, payloads: list[bytes]) -> int:
+def export_payloads(analytics: Analytics, store: SpanViewStore, payloads: list[bytes]) -> int:
     """The local bus's delivery of several messages at once: their records merged per org and written in one
     export (each analytics write costs a part per table, so one write per delivery instead of one per message)."""
     if not analytics.configured:
         for payload in payloads:
-            export_message(analytics, _parsed(payload))
+            export_message(analytics, store, _parsed(payload))
         return 0
-    return export_parsed(analytics, [_parsed(payload) for payload in payloads])
+    return export_parsed(analytics, store, [_parsed(payload) for payload in payloads])
 
 
-def export_parsed(analytics: Analytics, messages: list[dict[str, Any]]) -> int:
-    """Erasures first, then the records of the other messages, merged per org; the merged rows take the newest
-    `stored_ns` of their messages as their version. Records of a session erased after their message was stored (a
-    late or redelivered message) are dropped: an older export never undoes an erasure."""
+def export_parsed(analytics: Analytics, store: SpanViewStore, messages: list[dict[str, Any]]) -> int:
+    """Erasures first, then the spans API writes (their spans copied from the Store), then the records of the other
+    messages, merged per org; the merged rows take the newest `stored_ns` of their messages as their version.
+    Records of a session erased after their message was stored (a late or redelivered message) are dropped: an
+    older export never undoes an erasure."""
     for message in messages:
         if message.get("signal") == ERASURE_SIGNAL:
             _erase(analytics, message)
+    for message in messages:
+        if message.get(SPAN_CHANGES):
+            _copy_spans(analytics, store, message["org_id"], message[SPAN_CHANGES])
     by_org: dict[str, list[dict[str, Any]]] = {}
     for message in messages:
         if message.get("signal") != ERASURE_SIGNAL and any(message.get(key) for key in RECORD_KEYS):
@@ -103,6 +108,30 @@ def _erase(analytics: Analytics, message: dict[str, Any]) -> None:
         if isinstance(session_id, str):
             analytics.history.erase_session(message["org_id"], session_id, erased_ns)
             analytics.sessions.erase_session(message["org_id"], session_id)
+
+
+def _copy_spans(analytics: Analytics, store: SpanViewStore, org_id: str, changes: Any) -> None:
+    """An API span write names its spans only: their state is read from the Store when the message is handled (a
+    redelivered or late message copies the current state too), with the sightings of their sessions."""
+    if not isinstance(changes, list) or not all(
+            isinstance(k, list) and len(k) == 2 and all(isinstance(x, str) for x in k) for k in changes):
+        raise PermanentError(f"{SPAN_CHANGES} must be a list of [trace_id, span_id] pairs")
+    keys = [(k[0], k[1]) for k in changes]
+    spans = store.span_records(org_id, keys)
+    analytics.history.copy_spans(org_id, keys, spans)
+    sightings = Batch(org_id=org_id)
+    for span in spans:
+        if span.session_id:  # an API span of a session makes the session known, as the Store's write does
+            seen = sightings.see_session(span.session_id, span.start_ns)
+            sightings.see_session(span.session_id, max(span.end_ns, span.start_ns))
+            seen.service_name = seen.service_name or span.service_name
+            seen.workspace = seen.workspace or span.workspace or None
+            if seen.source_type == "other":
+                seen.source_type = span.source_type
+            if span.usage.model:
+                seen.models.add(span.usage.model)
+    if sightings.sessions:
+        analytics.history.export(org_id, sightings)
 
 
 def _session_ids(batch: Batch) -> set[str]:

@@ -93,7 +93,7 @@ def build(settings: Settings) -> Container:
         def export(payloads: list[bytes]) -> None:
             from core.analytics_export import export_payloads  # lazy: pydantic session models, not on cold start
 
-            export_payloads(holder[0].analytics, payloads)
+            export_payloads(holder[0].analytics, store, payloads)
 
         bus.subscribe(TELEMETRY_INGESTED, export)
     after_store = None

@@ -54,7 +54,7 @@ def build(c: Container, settings: Settings) -> Workers:
     def export(message: PubsubMessage) -> None:
         from core.analytics_export import export_message
 
-        export_message(c.analytics, parse_org_message(message.data))
+        export_message(c.analytics, c.store, parse_org_message(message.data))
 
     def retention(message: PubsubMessage) -> None:
         # Cloud Scheduler's message only says "now": every org's expired rows go, in chunks, idempotently.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.ports.insights import DayTotals, Dimension, GroupTotals, InsightFilter, InsightTotals
-from core.records import Batch, LlmCallRecord
+from core.records import Batch, LlmCallRecord, SpanRecord
 
 if TYPE_CHECKING:  # pydantic models stay out of the worker's cold start
     from core.models import SessionMetricsSummary
@@ -58,6 +58,12 @@ class TelemetryHistory(ABC):
     @abstractmethod
     def export_session_rollups(self, org_id: str, rows: Sequence[SessionRollupRow]) -> None:
         """Write recomputed session rollups (the newest ``computed_ns`` of a session wins)."""
+
+    @abstractmethod
+    def copy_spans(self, org_id: str, keys: Sequence[tuple[str, str]], stored: Sequence[SpanRecord]) -> None:
+        """Make the history's spans of these (trace_id, span_id) keys the Store's current ones: ``stored`` (the
+        keys' spans the Store has now, written as the newest version), and no other row of those keys (a deleted
+        span, a moved start)."""
 
     @abstractmethod
     def erase_session(self, org_id: str, session_id: str, erased_ns: int) -> None:

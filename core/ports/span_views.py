@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+from core.records import Links, SpanRecord, Usage
 
 if TYPE_CHECKING:  # pydantic read models stay out of the ingest cold start
     from core.hierarchy.models import TaskSpanSummary
     from core.models import SpanQuery, SpanView, ToolCallView
-    from core.records import SpanRecord
 
 CreateOutcome = Literal["created", "replayed", "conflict"]
 ActivitySource = Literal["coordinator", "user_session", "claude_code", "gemini_cli"]
 
 
 def span_change_payload(org_id: str, trace_ids: Iterable[str], session_ids: Iterable[str | None],
-                        task_ids: Iterable[str | None], spans: int) -> bytes:
+                        task_ids: Iterable[str | None], spans: int, keys: Iterable[tuple[str, str]] = ()) -> bytes:
     """The `telemetry-ingested` message of an API span write: the shape ingest publishes (core.ingest), naming
-    every trace, session and task the write touched (before and after), so their aggregates are recomputed."""
+    every trace, session and task the write touched (before and after), so their aggregates are recomputed, and
+    in `span_changes` the (trace_id, span_id) of every span written or deleted, so the analytics export copies
+    their stored state (core.analytics_export)."""
     return json.dumps({
         "org_id": org_id,
         "signal": "traces",
@@ -28,7 +31,29 @@ def span_change_payload(org_id: str, trace_ids: Iterable[str], session_ids: Iter
         "trace_ids": sorted(set(trace_ids)),
         "task_ids": sorted({t for t in task_ids if t}),
         "counts": {"spans": spans, "events": 0, "llm_calls": 0, "tool_calls": 0, "metric_points": 0},
+        SPAN_CHANGES: sorted({(t, s) for t, s in keys}),
     }, separators=(",", ":")).encode()
+
+
+# The key of the changed spans' (trace_id, span_id) pairs in a span write's message.
+SPAN_CHANGES = "span_changes"
+
+
+def span_record_of(row: Mapping[str, Any]) -> SpanRecord:
+    """A SpanRecord from a stored span's columns (SQLite's row, Firestore's document: the same names)."""
+    return SpanRecord(
+        trace_id=row["trace_id"], span_id=row["span_id"], parent_span_id=row["parent_span_id"], name=row["name"],
+        kind=row["kind"], status=row["status"], status_message=row["status_message"], start_ns=row["start_ns"],
+        end_ns=row["end_ns"], session_id=row["session_id"], service_name=row["service_name"],
+        source_type=row["source_type"], workspace=row["workspace"] or "",
+        usage=Usage(model=row["model"], provider=row["provider"], tokens_in=row["tokens_in"],
+                    tokens_out=row["tokens_out"], cache_read_tokens=row["cache_read_tokens"],
+                    cache_creation_tokens=row["cache_creation_tokens"], reasoning_tokens=row["reasoning_tokens"],
+                    provided_cost_usd=row["provided_cost_usd"], computed_cost_usd=row["computed_cost_usd"],
+                    cache_savings_usd=row["cache_savings_usd"], unpriced=bool(row["unpriced"])),
+        links=Links(task_id=row["task_id"], assignment_id=row["assignment_id"], chain_id=row["chain_id"],
+                    stage_id=row["stage_id"], message_id=row["message_id"]),
+        attributes_json=row["attributes"], resource_json=row["resource_attributes"], events_json=row["events"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +119,10 @@ class SpanViewStore(ABC):
     def find_span(self, org_id: str, span_id: str) -> SpanView | None:
         """The span with this id (with its blobs); the latest-starting one if several traces reuse the id.
         Ingested spans are found once the aggregate worker indexed their trace (index_span_ids)."""
+
+    @abstractmethod
+    def span_records(self, org_id: str, keys: list[tuple[str, str]]) -> list[SpanRecord]:
+        """The stored spans of these (trace_id, span_id) keys, as records (keys with no span are left out)."""
 
     @abstractmethod
     def index_span_ids(self, org_id: str, trace_ids: list[str]) -> None:

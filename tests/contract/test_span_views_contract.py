@@ -64,7 +64,8 @@ def test_create_span_enqueues_its_change_and_a_replay_changes_nothing(store: Sto
     [message] = outbox(store)
     assert message == {"org_id": "acme", "signal": "traces", "session_ids": ["s1"], "trace_ids": ["t1"],
                        "task_ids": ["task-1"], "counts": {"spans": 1, "events": 0, "llm_calls": 0,
-                                                          "tool_calls": 0, "metric_points": 0}}
+                                                          "tool_calls": 0, "metric_points": 0},
+                       "span_changes": [["t1", "a1"]]}
     assert store.create_span("acme", rec) == "replayed"
     assert outbox(store) == []
     assert store.create_span("acme", span("a1", task="task-2")) == "conflict"
@@ -99,6 +100,24 @@ def test_replace_names_old_and_new_task_and_delete_names_the_old(store: Store) -
     assert message["task_ids"] == ["task-2"] and message["trace_ids"] == ["t1"]
     assert store.find_span("acme", "a1") is None
     assert store.delete_span("acme", "t1", "a1") is False
+
+
+def test_span_writes_name_their_spans_and_span_records_read_them_back(store: Store) -> None:
+    created = span("a1", session="s1", task="task-1", model="claude-sonnet-4-5", tokens=(10, 5), cost=0.25,
+                   workspace="/src/app")
+    store.create_span("acme", created)
+    [message] = outbox(store)
+    assert message["span_changes"] == [["t1", "a1"]]
+    assert store.span_records("acme", [("t1", "a1"), ("t1", "missing")]) == [created]
+    assert store.span_records("globex", [("t1", "a1")]) == []
+    store.append_span_event("acme", "t1", "a1", {"name": "checked"})
+    [message] = outbox(store)
+    assert message["span_changes"] == [["t1", "a1"]]
+    (stored,) = store.span_records("acme", [("t1", "a1")])
+    assert json.loads(stored.events_json or "[]")[0]["name"] == "checked" and stored.usage == created.usage
+    assert store.delete_span("acme", "t1", "a1") is True
+    [message] = outbox(store)
+    assert message["span_changes"] == [["t1", "a1"]] and store.span_records("acme", [("t1", "a1")]) == []
 
 
 def test_span_events_are_appended_in_order(store: Store) -> None:

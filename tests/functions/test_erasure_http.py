@@ -186,7 +186,7 @@ def test_an_erasure_reaches_analytics_and_a_stale_export_does_not_undo_it(
 
     # A late redelivery of the messages stored before the erasure writes nothing of the erased session.
     assert [m for m in delivered if b'"signal":"erasure"' not in m]
-    export_payloads(c.analytics, [m for m in delivered if b'"signal":"erasure"' not in m])
+    export_payloads(c.analytics, c.store, [m for m in delivered if b'"signal":"erasure"' not in m])
     assert set(_history_rows(c.analytics, "acme", "erase-me").values()) == {0}
     assert _history_rows(c.analytics, "acme", "keep-me") == kept
     assert client.get("/api/v1/sessions/erase-me", headers=h).status_code == 404

@@ -41,3 +41,45 @@ def test_the_insights_from_analytics_equal_the_stores(client: Any, monkeypatch: 
         got = client.get(p)
         assert got.status_code == 200, (p, got.get_json())
         assert stable(got.get_json()) == stable(from_store[p]), p
+
+
+def test_spans_written_through_the_api_reach_the_analytics_history(client: Any, monkeypatch: pytest.MonkeyPatch,
+                                                                    analytics_dsn: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    monkeypatch.setenv("OBSERVATORY_CLICKHOUSE_URL", analytics_dsn)
+    _bootstrap.reset()
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+
+    def body(span_id: str, start: datetime, **extra: Any) -> dict[str, Any]:
+        return {"id": span_id, "trace_id": "api-trace-1", "name": "agent.step", "kind": "client", "status": "ok",
+                "start_time": start.isoformat(), "end_time": (start + timedelta(seconds=3)).isoformat(),
+                "session_id": "api-session", "workspace": "/src/api-app", "tokens_in": 100, "tokens_out": 20,
+                "model": "claude-haiku-4-5", "resource_attributes": {"service.name": "coordinator"}, **extra}
+
+    api = "/api/observatory/spans"
+    for n in range(3):
+        assert client.post(api, json=body(f"api-span-{n}", now + timedelta(minutes=n))).status_code == 201
+    assert client.put(f"{api}/api-span-1", json={"start_time": (now - timedelta(days=1)).isoformat(),
+                                                 "status": "error"}).status_code == 200  # moves its start
+    assert client.delete(f"{api}/api-span-2").status_code == 204
+    assert client.post(f"{api}/api-span-0/events", json={"name": "checked"}).status_code in (200, 201)
+    c = _bootstrap.container()
+    c.bus.drain()
+    conn = c.analytics.history._conn
+    rows = conn.client.query(
+        f"SELECT span_id, status, start_ns, events FROM `{conn.database}`.telemetry_spans FINAL "
+        "WHERE org_id = 'default' ORDER BY span_id").result_rows
+    stored = {s.span_id: s for s in c.store.span_records("default", [("api-trace-1", f"api-span-{n}")
+                                                                     for n in range(3)])}
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (k, stored[k].status, stored[k].start_ns) for k in ("api-span-0", "api-span-1")]
+    assert "checked" in (rows[0][3] or "")
+    paths = [*PATHS, "/api/observatory/metrics/summary?start_date="
+             f"{(now - timedelta(days=2)).date().isoformat()}"]
+    from_store = {p: client.get(p).get_json() for p in paths}
+    assert from_store["/api/observatory/metrics/summary"]["total_spans"] == 2
+    monkeypatch.setenv("OBSERVATORY_INSIGHTS", "analytics")
+    _bootstrap.reset()
+    for p in paths:
+        assert stable(client.get(p).get_json()) == stable(from_store[p]), p

@@ -177,6 +177,22 @@ class ClickHouseHistory(TelemetryHistory):
             self._insert(org_id, schema.SESSION_ROLLUPS, _ROLLUP_COLUMNS, list(rows), max(r.computed_ns for r in rows),
                          versioned=False)
 
+    # -- API span writes -----------------------------------------------------------------------------------------
+    def copy_spans(self, org_id: str, keys: Sequence[tuple[str, str]], stored: Sequence[SpanRecord]) -> None:
+        if not keys:
+            return
+        version = time.time_ns()
+        if stored:  # written first, so a reader never finds the span missing in between
+            self._insert(org_id, schema.SPANS, _SPAN_COLUMNS, list(stored), version)
+        try:
+            self._conn.client.command(
+                f"DELETE FROM {self._db}.{schema.SPANS} WHERE org_id = {{org:String}} "
+                "AND (trace_id, span_id) IN {keys:Array(Tuple(String, String))} AND version < {version:UInt64}",
+                parameters={"org": org_id, "keys": sorted(set(keys)), "version": version})
+        except Exception as exc:
+            raise StorageUnavailable(f"telemetry history cannot take the write ({schema.SPANS}): "
+                                     f"{type(exc).__name__}") from exc
+
     # -- erasure -------------------------------------------------------------------------------------------------
     def erase_session(self, org_id: str, session_id: str, erased_ns: int) -> None:
         db = self._db

@@ -19,6 +19,7 @@ from core.ports.span_views import (
     SessionDigest,
     SpanViewStore,
     span_change_payload,
+    span_record_of,
 )
 
 if TYPE_CHECKING:
@@ -194,7 +195,8 @@ class FirestoreSpanViews(SpanViewStore):
         payload = span_change_payload(
             org_id, [s.trace_id for s in spans] + ([before["trace_id"]] if before else []),
             [s.session_id for s in spans] + ([before["session_id"]] if before else []),
-            [s.links.task_id for s in spans] + ([before["task_id"]] if before else []), max(len(spans), 1))
+            [s.links.task_id for s in spans] + ([before["task_id"]] if before else []), max(len(spans), 1),
+            [(s.trace_id, s.span_id) for s in spans] + ([(before["trace_id"], before["span_id"])] if before else []))
         message_id = layout.sequence_id()
         txn.set(self.client.document(layout.outbox_path(message_id)),
                 {"id": message_id, "topic": TELEMETRY_INGESTED, "payload": payload, "created_ns": time.time_ns()})
@@ -243,6 +245,13 @@ class FirestoreSpanViews(SpanViewStore):
             return "created"
 
         return cast(CreateOutcome, self._sv_run(org_id, body))
+
+    def span_records(self, org_id: str, keys: list[tuple[str, str]]) -> list[SpanRecord]:
+        if not keys:
+            return []
+        refs = [self.client.document(layout.org_path(org_id, layout.SPANS, t, s)) for t, s in keys]
+        found = {d.reference.path: d.to_dict() for d in self.client.get_all(refs) if d.exists}
+        return [span_record_of(found[r.path]) for r in refs if r.path in found]
 
     def replace_span(self, org_id: str, span: SpanRecord) -> bool:
         from core.adapters.firestore.event_log import append_in_transaction, write_appended

@@ -19,6 +19,7 @@ from core.ports.span_views import (
     SessionActivity,
     SessionDigest,
     span_change_payload,
+    span_record_of,
 )
 
 if TYPE_CHECKING:
@@ -110,7 +111,8 @@ class SqliteSpanViews(SqliteBase):
         sessions = [s.session_id for s in spans] + ([before["session_id"]] if before else [])
         tasks = [s.links.task_id for s in spans] + ([before["task_id"]] if before else [])
         traces = [s.trace_id for s in spans] + ([before["trace_id"]] if before else [])
-        payload = span_change_payload(org_id, traces, sessions, tasks, max(len(spans), 1))
+        keys = [(s.trace_id, s.span_id) for s in spans] + ([(before["trace_id"], before["span_id"])] if before else [])
+        payload = span_change_payload(org_id, traces, sessions, tasks, max(len(spans), 1), keys)
         conn.execute("INSERT INTO outbox (topic, payload, created_ns) VALUES (?,?,?)",
                      (TELEMETRY_INGESTED, payload, time.time_ns()))
         for s in spans:  # an API span of a session makes the session known, as ingest does
@@ -118,6 +120,11 @@ class SqliteSpanViews(SqliteBase):
                 conn.execute(_SEE_SESSION, (org_id, s.session_id, s.start_ns, max(s.end_ns, s.start_ns),
                                             s.service_name, s.source_type, s.workspace or None,
                                             json.dumps([s.usage.model] if s.usage.model else [])))
+
+    def span_records(self, org_id: str, keys: list[tuple[str, str]]) -> list[SpanRecord]:
+        conn = self._reader()
+        return [span_record_of(dict(zip(row.keys(), row, strict=True))) for trace_id, span_id in keys
+                if (row := self._stored(conn, org_id, trace_id, span_id)) is not None]
 
     @staticmethod
     def _stored(conn: sqlite3.Connection, org_id: str, trace_id: str, span_id: str) -> sqlite3.Row | None:
