@@ -13,11 +13,13 @@ from core.erasure import ERASURE_SIGNAL
 from core.errors import PermanentError
 from core.ports.analytics import Analytics
 from core.ports.fact_insights import SessionRollupRow
-from core.ports.span_views import SPAN_CHANGES, SpanViewStore
+from core.ports.span_views import SPAN_CHANGES, SPAN_SESSIONS, SpanViewStore
 from core.record_codec import RECORD_KEYS, batch_from_message, merge_batches
 from core.records import Batch
 
 log = logging.getLogger(__name__)
+
+_SESSION_SPANS = 100_000  # spans of one session copied again after a hook linked them (the Store's updates too)
 
 
 def _describe(message: dict[str, Any]) -> str:
@@ -60,6 +62,10 @@ def export_parsed(analytics: Analytics, store: SpanViewStore, messages: list[dic
     for message in messages:
         if message.get(SPAN_CHANGES):
             _copy_spans(analytics, store, message["org_id"], message[SPAN_CHANGES])
+        for session_id in message.get(SPAN_SESSIONS) or ():  # a hook gave these sessions' spans links
+            if isinstance(session_id, str):
+                spans = store.session_spans(message["org_id"], session_id, limit=_SESSION_SPANS)
+                _copy_spans(analytics, store, message["org_id"], [[s.trace_id, s.id] for s in spans])
     by_org: dict[str, list[dict[str, Any]]] = {}
     for message in messages:
         if message.get("signal") != ERASURE_SIGNAL and any(message.get(key) for key in RECORD_KEYS):

@@ -27,14 +27,19 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from core.auth import Headers
 from core.catalog.models import Id
 from core.errors import BadParameter
 from core.normalise.content import mask_text
+from core.normalise.jsontext import compact_json
 from core.ports.bus import TELEMETRY_INGESTED
-from core.ports.hooks import HookLinks, HookRecord, HookStore, ToolEnd, ToolStart
+from core.ports.hooks import HookEffects, HookLinks, HookRecord, HookStore, ToolEnd, ToolStart
+from core.ports.span_views import SPAN_SESSIONS
+from core.record_codec import encode_extra
+from core.records import EventRecord, SessionRecord, ToolCallRecord
 from core.redact import mask_value
 
 TIME_HEADER = "X-Observatory-Hook-Time"
@@ -98,7 +103,7 @@ def receive_hook(store: HookStore, org_id: str, payload: HookPayload, headers: H
                  now_ns: int | None = None) -> HookAck:
     """Record one hook for the org; raises BadParameter naming a bad header or a missing tool field."""
     record = hook_record(payload, headers, now_ns)
-    outcome = store.record_hook(org_id, record, lambda session_id, tasks: [_notice(org_id, session_id, tasks)])
+    outcome = store.record_hook(org_id, record, lambda effects: [_notice(org_id, record, effects)])
     return HookAck(session_id=record.session_id, hook_event_name=record.hook_event_name,
                    tool_use_id=outcome.tool_use_id, replayed=outcome.replayed)
 
@@ -186,13 +191,39 @@ def tool_outcome(response: Any, error: Any, failed: bool = False) -> tuple[bool,
     return ok, _clean(found if isinstance(found, str) else json.dumps(found, ensure_ascii=False))
 
 
-def _notice(org_id: str, session_id: str, tasks: list[str]) -> tuple[str, bytes]:
-    """The `telemetry-ingested` message of a hook: its session's rollup (tool calls) and linked tasks' totals."""
-    return TELEMETRY_INGESTED, json.dumps({
-        "org_id": org_id, "signal": "hooks", "session_ids": [session_id], "trace_ids": [],
-        "task_ids": sorted(set(tasks)),
-        "counts": {"spans": 0, "events": 1, "llm_calls": 0, "tool_calls": 0, "metric_points": 0},
-    }, separators=(",", ":")).encode()
+def _notice(org_id: str, hook: HookRecord, effects: HookEffects) -> tuple[str, bytes]:
+    """The `telemetry-ingested` message of a hook: its session and linked tasks (recomputed by the aggregate
+    worker), and for the analytics export the records the hook wrote as ingest would carry them (its event, its
+    tool call sighting, its session sighting), plus `span_sessions` when it gave the session's spans a workspace
+    or links (their stored state is copied)."""
+    sid = effects.session_id
+    attributes = dict(hook.event_attributes)
+    if effects.tool_use_id is not None:
+        attributes["tool_use_id"] = effects.tool_use_id
+    event = EventRecord(hook.key, hook.event_name, "claude_code", hook.time_ns, sid, None, None, None, None,
+                        hook.event_body, compact_json(attributes), "{}")
+    tools: list[ToolCallRecord] = []
+    if effects.tool_use_id is not None and hook.tool_start is not None:
+        start = hook.tool_start
+        tools.append(ToolCallRecord(effects.tool_use_id, sid, tool_name=start.tool_name or None, time_ns=hook.time_ns,
+                                    tool_input=start.tool_input))
+    elif effects.tool_use_id is not None and hook.tool_end is not None:
+        end = hook.tool_end
+        # An end without a known start takes the end as its time; a known (earlier) start wins the min.
+        tools.append(ToolCallRecord(effects.tool_use_id, sid, tool_name=end.tool_name or None, time_ns=hook.time_ns,
+                                    success=end.success, error=end.error, tool_input=end.tool_input,
+                                    tool_result=end.tool_result))
+    seen = SessionRecord(sid, hook.time_ns, hook.time_ns, source_type="claude_code", workspace=hook.workspace,
+                         models={hook.model} if hook.model else set())
+    message: dict[str, Any] = {
+        "org_id": org_id, "signal": "hooks", "session_ids": [sid], "trace_ids": [],
+        "task_ids": sorted(set(effects.tasks)),
+        "counts": {"spans": 0, "events": 1, "llm_calls": 0, "tool_calls": len(tools), "metric_points": 0},
+        "stored_ns": time.time_ns(), "events": [event], "tool_calls": tools, "session_records": [seen],
+    }
+    if effects.spans_updated:
+        message[SPAN_SESSIONS] = [sid]
+    return TELEMETRY_INGESTED, orjson.dumps(message, default=encode_extra)
 
 
 def _links(payload: HookPayload, headers: Headers) -> HookLinks:

@@ -7,9 +7,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# Given the session a hook touched and the tasks whose spans it linked, the outbox messages to enqueue with the
-# hook's write (so the session's rollup and the tasks' totals are recomputed exactly when the facts change).
-HookNotice = Callable[[str, list[str]], list[tuple[str, bytes]]]
+
+@dataclass(frozen=True, slots=True)
+class HookEffects:
+    """What one recorded hook changed: its session, the tasks whose spans it linked, the tool call it started or
+    finished, and how many of the session's spans it gave a workspace or links."""
+
+    session_id: str
+    tasks: list[str]
+    tool_use_id: str | None = None
+    spans_updated: int = 0
+
+
+# Given a hook's effects, the outbox messages to enqueue with the hook's write (so the session's rollup and the
+# tasks' totals are recomputed, and analytics copies what changed, exactly when the facts change).
+HookNotice = Callable[[HookEffects], list[tuple[str, bytes]]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,8 @@ def span_change_payload(org_id: str, trace_ids: Iterable[str], session_ids: Iter
 
 # The key of the changed spans' (trace_id, span_id) pairs in a span write's message.
 SPAN_CHANGES = "span_changes"
+# The key of the sessions whose spans a write changed (a hook giving them a workspace or links).
+SPAN_SESSIONS = "span_sessions"
 
 
 def span_record_of(row: Mapping[str, Any]) -> SpanRecord:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from core.models import SpanQuery
-from core.ports.hooks import HookLinks, HookRecord, ToolEnd, ToolStart
+from core.ports.hooks import HookEffects, HookLinks, HookRecord, ToolEnd, ToolStart
 from core.ports.store import Store
 from tests.contract import test_store_contract as _contract
 from tests.payloads import trace_request
@@ -153,9 +153,9 @@ def test_hooks_are_session_events_with_outbox_notices(store: Store) -> None:
     store.ack_outbox([m.id for m in store.claim_outbox(1000)])
     seen: list[tuple[str, list[str]]] = []
 
-    def notice(session_id: str, tasks: list[str]) -> list[tuple[str, bytes]]:
-        seen.append((session_id, tasks))
-        return [("hooks-test", json.dumps([session_id, tasks]).encode())]
+    def notice(effects: HookEffects) -> list[tuple[str, bytes]]:
+        seen.append((effects.session_id, effects.tasks))
+        return [("hooks-test", json.dumps([effects.session_id, effects.tasks]).encode())]
 
     store.record_hook("acme", rec("n1", "UserPromptSubmit", 1, event_attributes={"prompt": "[REDACTED:jwt] hi"},
                                   redactions={"jwt": 1}, links=HookLinks("task-9")), notice)

@@ -338,3 +338,32 @@ def test_erasing_the_session_erases_what_hooks_told(client: Any) -> None:
     assert _bootstrap.container().store.hook_session("default", SESSION) is None
     assert _bootstrap.container().store.session_tool_calls("default", SESSION) == []
     assert _bootstrap.container().store.session_events("default", SESSION) == []
+
+
+def test_hooks_reach_the_analytics_store_as_they_reach_the_store(client: Any, monkeypatch: pytest.MonkeyPatch,
+                                                                  analytics_dsn: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.payloads import stable
+
+    monkeypatch.setenv("OBSERVATORY_CLICKHOUSE_URL", analytics_dsn)
+    _bootstrap.reset()
+    _ingest(client, 3)  # spans before any hook: the session start gives them its workspace and task
+    for name, seconds in SESSION_HOOKS:
+        ok(hook(client, fixture(name), seconds, **{"X-Observatory-Task-ID": "task-42"}))
+    c = _bootstrap.container()
+    c.bus.drain()
+    until = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    window = f"start_date=2025-12-31&end_date={until}"
+    paths = [f"{API}/metrics/summary?{window}", f"{API}/heatmap?{window}",
+             *(f"{API}/breakdowns/{d}?{window}" for d in ("model", "source_type", "workspace")),
+             f"{API}/metrics/summary?{window}&source_type=claude_code"]
+    from_store = {p: client.get(p).get_json() for p in paths}
+    summary = from_store[paths[0]]
+    assert summary["total_spans"] == 3 and summary["tool_calls"] >= 4 and summary["failed_tool_calls"] >= 1
+    monkeypatch.setenv("OBSERVATORY_INSIGHTS", "analytics")
+    _bootstrap.reset()
+    for p in paths:
+        assert stable(client.get(p).get_json()) == stable(from_store[p]), p
+    messages = client.get(f"/api/v1/sessions/{SESSION}/messages").get_json()
+    assert [m["role"] for m in messages].count("user") == 1

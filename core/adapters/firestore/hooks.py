@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from core.adapters.firestore import layout
 from core.adapters.firestore.indexes import QueryShape
 from core.normalise.jsontext import compact_json
-from core.ports.hooks import HookLinks, HookNotice, HookOutcome, HookRecord, HookSession, HookStore
+from core.ports.hooks import HookEffects, HookLinks, HookNotice, HookOutcome, HookRecord, HookSession, HookStore
 
 if TYPE_CHECKING:
     from core.ports.hooks import ToolEnd, ToolStart
@@ -231,7 +231,7 @@ class FirestoreHooks(HookStore):
                 writes += 1
             if notice is not None:
                 now = time.time_ns()
-                for topic, payload in notice(sid, tasks):
+                for topic, payload in notice(HookEffects(sid, tasks, tool_use_id, updated)):
                     message_id = layout.sequence_id()
                     txn.set(client.document(layout.outbox_path(message_id)),
                             {"id": message_id, "topic": topic, "payload": payload, "created_ns": now})

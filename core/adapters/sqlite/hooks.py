@@ -8,7 +8,16 @@ import time
 
 from core.adapters.sqlite.base import SqliteBase
 from core.normalise.jsontext import compact_json
-from core.ports.hooks import HookLinks, HookNotice, HookOutcome, HookRecord, HookSession, ToolEnd, ToolStart
+from core.ports.hooks import (
+    HookEffects,
+    HookLinks,
+    HookNotice,
+    HookOutcome,
+    HookRecord,
+    HookSession,
+    ToolEnd,
+    ToolStart,
+)
 
 # Hooks add to the telemetry tables rather than keeping their own, so erasing a session erases what hooks told
 # (events, tool calls, the session row). The chain, stage and message a session was started for are
@@ -128,7 +137,8 @@ class SqliteHooks(SqliteBase):
             if notice is not None:
                 now = time.time_ns()
                 conn.executemany("INSERT INTO outbox (topic, payload, created_ns) VALUES (?,?,?)",
-                                 [(topic, payload, now) for topic, payload in notice(sid, tasks)])
+                                 [(topic, payload, now) for topic, payload in
+                                  notice(HookEffects(sid, tasks, tool_use_id, spans))])
         return HookOutcome(False, tool_use_id, spans)
 
     def hook_session(self, org_id: str, session_id: str) -> HookSession | None:
