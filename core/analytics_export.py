@@ -30,10 +30,10 @@ def _describe(message: dict[str, Any]) -> str:
 
 
 def export_message(analytics: Analytics, store: SpanViewStore, message: dict[str, Any]) -> int:
-    """Export one parsed pipeline message (core.workers.parse_org_message); returns the rows handed over.
-    Messages without records (a hook's, an API span's: their producers name ids only) export nothing; an erasure's
-    erases its session. Safe under redelivery: every analytics write is keyed, and ordered by the time the batch
-    was stored."""
+    """Export one parsed pipeline message (core.workers.parse_org_message); returns the record rows handed over.
+    Ingest's and hooks' messages carry their records; an API span write's names its spans (copied from the Store);
+    an erasure's erases its session. Safe under redelivery: every analytics write is keyed, and ordered by the time
+    the batch was stored."""
     if not analytics.configured:
         log.warning("analytics not configured: dropped export of %s for org %s (set OBSERVATORY_CLICKHOUSE_URL)",
                     _describe(message), message.get("org_id"))

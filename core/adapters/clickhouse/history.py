@@ -314,11 +314,11 @@ class ClickHouseHistory(TelemetryHistory):
         for row in extra or []:
             for name, column in zip(names, data, strict=True):
                 column.append(row.get(name, org_id if name == "org_id" else None))
-        # optimize_on_insert=0: the engine would otherwise collapse each block by key on insert (3-4x its insert
-        # cost); reads resolve versions with FINAL or GROUP BY anyway.
         keys = hashlib.blake2b("\0".join(map(str, data[1] + data[2])).encode(), digest_size=16).hexdigest()
         token = f"{org_id}:{table}:{version}:{len(data[0])}:{keys}"
         try:
+            # optimize_on_insert=0: the engine would otherwise collapse each block by key on insert (3-4x its insert
+            # cost); reads resolve versions with FINAL or GROUP BY anyway.
             self._conn.client.insert(
                 f"{self._db}.{table}", data, column_names=names, column_type_names=types, column_oriented=True,
                 settings={"insert_deduplication_token": token, "async_insert": 0,
