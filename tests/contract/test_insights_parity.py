@@ -9,6 +9,7 @@ import copy
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from core.insights.split import SplitInsights
 from core.insights.window import to_ns
 from core.models import SessionMetricsSummary
 from core.ports.fact_insights import SessionRollupRow
-from core.ports.insights import DIMENSIONS, InsightStore
+from core.ports.insights import DIMENSIONS, InsightFilter, InsightStore
 from core.ports.store import IngestUnitOfWork, OutboxMessage
 from core.pricing import PriceTable
 from core.records import Batch, EventRecord, Links, LlmCallRecord, SessionRecord, SpanRecord, ToolCallRecord, Usage
@@ -301,3 +302,19 @@ def test_the_seeded_data_exercises_every_facet(stores: tuple[InsightStore, Insig
         assert 0 < part.turn_count < everything.turn_count, facets
     sources = {i.id for i in service.breakdown(store, ORG, "source_type", InsightQuery(), now).items}
     assert {"claude_code", "gemini_cli", "eval", "coordinator", "other"} <= sources
+
+
+@pytest.mark.parametrize("widths_h", [(24, 24, 24), (23, 25, 24), (24, 24, 6)],
+                         ids=["uniform", "clock-change", "short-last"])
+def test_days_of_any_width_agree(stores: tuple[InsightStore, InsightStore], widths_h: tuple[int, ...]) -> None:
+    """Buckets of one width are found by arithmetic, others (a day with a clock change) by search: both agree."""
+    store, split = stores
+    edges = [to_ns(NOW - timedelta(days=3))]
+    for width in widths_h:
+        edges.append(edges[-1] + width * H)
+    days = list(zip(edges, edges[1:], strict=False))
+    for f in (InsightFilter(edges[0], edges[-1]), InsightFilter(edges[0], edges[-1], source_type="claude_code"),
+              InsightFilter(edges[0], edges[-1], provider="claude")):
+        mine, theirs = store.insight_days(ORG, f, days), split.insight_days(ORG, f, days)
+        assert sum(d.calls.calls for d in mine) > 0
+        _same([asdict(d) for d in mine], [asdict(d) for d in theirs], f"days {widths_h}")

@@ -88,11 +88,18 @@ class _Scope:
             "lo": lo, "hi": hi, "slack": SLACK_NS, "src": f.source_type, "provider": f.provider, "model": f.model,
             "ws": f.workspace, "ws_path": ws_path, "ws_prefix": ws_path.rstrip("/") + "/" if ws_path else None,
             "written_from": schema.partition_id(lo - SLACK_NS), "api_errors": list(API_ERROR_EVENTS),
+            "width": self.buckets[0][1] - self.buckets[0][0],
         }
 
     # -- windows and buckets -------------------------------------------------------------------------------
-    @staticmethod
-    def bucket(column: str) -> str:
+    def bucket(self, column: str) -> str:
+        """SQL: the bucket of a time (0 after the last). Buckets of one width end to end (days in UTC or in a zone
+        without a clock change) are found by arithmetic, a third of the cost of the search otherwise used."""
+        widths = {hi - lo for lo, hi in self.buckets}
+        contiguous = all(self.buckets[i][1] == self.buckets[i + 1][0] for i in range(len(self.buckets) - 1))
+        if len(widths) == 1 and contiguous and min(widths) > 0:
+            return (f"if({column} >= {{lo:Int64}} AND {column} < {{hi:Int64}}, "
+                    f"intDiv({column} - {{lo:Int64}}, {{width:Int64}}) + 1, 0)")
         return f"arrayFirstIndex(h -> {column} < h, {{his:Array(Int64)}})"
 
     @staticmethod
