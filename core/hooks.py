@@ -34,7 +34,6 @@ from core.auth import Headers
 from core.catalog.models import Id
 from core.errors import BadParameter
 from core.normalise.content import mask_text
-from core.normalise.jsontext import compact_json
 from core.ports.bus import TELEMETRY_INGESTED
 from core.ports.hooks import HookEffects, HookLinks, HookRecord, HookStore, ToolEnd, ToolStart
 from core.ports.span_views import SPAN_SESSIONS
@@ -197,11 +196,8 @@ def _notice(org_id: str, hook: HookRecord, effects: HookEffects) -> tuple[str, b
     tool call sighting, its session sighting), plus `span_sessions` when it gave the session's spans a workspace
     or links (their stored state is copied)."""
     sid = effects.session_id
-    attributes = dict(hook.event_attributes)
-    if effects.tool_use_id is not None:
-        attributes["tool_use_id"] = effects.tool_use_id
     event = EventRecord(hook.key, hook.event_name, "claude_code", hook.time_ns, sid, None, None, None, None,
-                        hook.event_body, compact_json(attributes), "{}")
+                        hook.event_body, hook.stored_attributes(effects.tool_use_id), "{}")
     tools: list[ToolCallRecord] = []
     if effects.tool_use_id is not None and hook.tool_start is not None:
         start = hook.tool_start

@@ -126,6 +126,10 @@ def _analytics_server(port: int) -> Any:
     return server
 
 
+# Each history update rewrites its rows in one statement over the history: few, large chunks.
+_HISTORY_REPRICE_CHUNK = 200_000
+
+
 def _reprice(args: argparse.Namespace) -> int:
     os.environ["OBSERVATORY_DATA_DIR"] = str(args.data_dir)
     analytics = _local_analytics(args.data_dir)  # the history's copy too (embedded: run it with `serve` stopped)
@@ -142,7 +146,6 @@ def _reprice(args: argparse.Namespace) -> int:
         print(f"repriced {counts['llm_calls']} LLM calls and {counts['spans']} spans "
               f"({counts['unpriced']} unpriced)")
         if analytics:
-            # Each update rewrites its rows in one statement over the history: few, large chunks.
             counts = reprice(container.analytics.history, prices, chunk=_HISTORY_REPRICE_CHUNK)
             print(f"analytics history: repriced {counts['llm_calls']} LLM calls and {counts['spans']} spans")
     finally:
@@ -150,9 +153,6 @@ def _reprice(args: argparse.Namespace) -> int:
         if analytics:
             container.analytics.close()
     return 0
-
-
-_HISTORY_REPRICE_CHUNK = 200_000
 
 
 def _seed(args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.normalise.jsontext import compact_json
+
 
 @dataclass(frozen=True, slots=True)
 class HookEffects:
@@ -82,6 +84,13 @@ class HookRecord:
     event_body: str | None = None
     event_attributes: dict[str, Any] = field(default_factory=dict)
     redactions: dict[str, int] = field(default_factory=dict)
+
+    def stored_attributes(self, tool_use_id: str | None) -> str:
+        """The attributes its session event is stored with (JSON text): the hook's, plus the tool call it touched."""
+        attributes = dict(self.event_attributes)
+        if tool_use_id is not None:
+            attributes["tool_use_id"] = tool_use_id
+        return compact_json(attributes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -216,13 +216,11 @@ class ClickHouseHistory(TelemetryHistory):
             f"HAVING {having}", p)]
         deletes = [
             (schema.LLM_CALLS, f"session_id = {{sid:String}}{of_spans if spans else ''}"),
-            (schema.TOOL_CALLS, "tool_use_id IN {tools:Array(String)}"),
+            *([(schema.TOOL_CALLS, "tool_use_id IN {tools:Array(String)}")] if p["tools"] else []),
             *((table, "session_id = {sid:String}") for table in (
                 schema.EVENTS, schema.METRIC_POINTS, schema.SPANS, schema.SESSIONS, schema.SESSION_ROLLUPS)),
         ]
         for table, where in deletes:
-            if table == schema.TOOL_CALLS and not p["tools"]:
-                continue
             try:
                 self._conn.client.command(f"DELETE FROM {db}.{table} WHERE org_id = {{org:String}} AND ({where})",
                                           parameters=p)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from core.adapters.firestore import layout
 from core.adapters.firestore.indexes import QueryShape
-from core.normalise.jsontext import compact_json
 from core.ports.hooks import HookEffects, HookLinks, HookNotice, HookOutcome, HookRecord, HookSession, HookStore
 
 if TYPE_CHECKING:
@@ -215,13 +214,10 @@ class FirestoreHooks(HookStore):
                 txn.set(link_ref, {"org_id": org_id, "session_id": sid, "task_id": task_id,
                                    "assignment_id": (link_doc or {}).get("assignment_id"),
                                    layout.TTL_FIELD: layout.expire_at(layout.SESSION_LINKS, self.retention)})
-            attributes = dict(hook.event_attributes)
-            if tool_use_id is not None:
-                attributes["tool_use_id"] = tool_use_id
             txn.set(event_ref, {
                 "org_id": org_id, "event_key": hook.key, "name": hook.event_name, "dialect": "claude_code",
                 "time_ns": hook.time_ns, "session_id": sid, "prompt_id": None, "trace_id": None, "span_id": None,
-                "severity": None, "body": hook.event_body, "attributes": compact_json(attributes),
+                "severity": None, "body": hook.event_body, "attributes": hook.stored_attributes(tool_use_id),
                 "resource_attributes": "{}", layout.TTL_FIELD: layout.expire_at(layout.EVENTS, self.retention)})
             writes += 4
             for kind, n in sorted(hook.redactions.items()):

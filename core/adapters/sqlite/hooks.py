@@ -7,7 +7,6 @@ import sqlite3
 import time
 
 from core.adapters.sqlite.base import SqliteBase
-from core.normalise.jsontext import compact_json
 from core.ports.hooks import (
     HookEffects,
     HookLinks,
@@ -126,11 +125,8 @@ class SqliteHooks(SqliteBase):
                 spans += conn.execute(
                     "UPDATE spans SET workspace = ? WHERE org_id = ? AND session_id = ? "
                     "AND (workspace IS NULL OR workspace = '')", (after["workspace"], org_id, sid)).rowcount
-            attributes = dict(hook.event_attributes)
-            if tool_use_id is not None:
-                attributes["tool_use_id"] = tool_use_id
             conn.execute(_INSERT_EVENT, (org_id, hook.key, hook.event_name, hook.time_ns, sid, hook.event_body,
-                                         compact_json(attributes)))
+                                         hook.stored_attributes(tool_use_id)))
             if hook.redactions:
                 conn.executemany("INSERT OR REPLACE INTO redactions VALUES (?,?,?,?)",
                                  [(org_id, hook.key, kind, n) for kind, n in sorted(hook.redactions.items())])
