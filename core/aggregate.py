@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import orjson
 
-from core.ports.store import Store
+from core.ports.store import SessionRollup, Store
 from core.pricing import PriceTable
 from core.sessions import session_summary
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 # Called once per delivery with every (org, session, rollup JSON, computed_ns) recomputed: the analytics export.
-RollupSink = Callable[[list[tuple[str, str, str, int]]], None]
+RollupSink = Callable[[list[SessionRollup]], None]
 
 
 def handle_ingested(store: Store, prices: PriceTable, payloads: list[bytes], rollups: RollupSink | None = None
@@ -42,14 +42,14 @@ def handle_ingested(store: Store, prices: PriceTable, payloads: list[bytes], rol
     for org_id, trace_ids in sorted(traces.items()):
         if trace_ids:
             store.index_span_ids(org_id, sorted(trace_ids))
-    recomputed: list[tuple[str, str, str, int]] = []
+    recomputed: list[SessionRollup] = []
     for org_id, session_id in sorted(touched):
         computed_ns = time.time_ns()
         summary = session_summary(store, prices, org_id, session_id)
         if summary is not None:
-            rollup = summary.model_dump_json()
-            store.save_session_rollup(org_id, session_id, rollup, computed_ns)
-            recomputed.append((org_id, session_id, rollup, computed_ns))
+            recomputed.append(SessionRollup(org_id, session_id, summary.model_dump_json(), computed_ns))
+    # Computed first and saved in one write: the worker holds the store's write lock once per delivery.
+    store.save_session_rollups(recomputed)
     if rollups is not None and recomputed:
         rollups(recomputed)
     for org_id, task_id in sorted(tasks):

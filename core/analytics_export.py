@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -14,6 +15,7 @@ from core.errors import PermanentError
 from core.ports.analytics import Analytics
 from core.ports.fact_insights import SessionRollupRow
 from core.ports.span_views import SPAN_CHANGES, SPAN_SESSIONS, SpanViewStore
+from core.ports.store import SessionRollup
 from core.record_codec import RECORD_KEYS, batch_from_message, merge_batches
 from core.records import Batch
 
@@ -167,9 +169,9 @@ def _without_erased(batch: Batch, erased: dict[str, int], stored_ns: int | None)
     return out
 
 
-def export_rollups(analytics: Analytics, rollups: list[tuple[str, str, str, int]]) -> None:
-    """The aggregate worker's recomputed session rollups (org, session, summary JSON, computed_ns), one write per
-    org, for the insights' session activity sums."""
+def export_rollups(analytics: Analytics, rollups: Sequence[SessionRollup]) -> None:
+    """The aggregate worker's recomputed session rollups, one write per org, for the insights' session activity
+    sums."""
     if not analytics.configured:
         return
     from core.models import SessionMetricsSummary

@@ -18,7 +18,7 @@ from core.ingest import IngestService
 from core.ports.analytics import Analytics
 from core.ports.bus import TELEMETRY_INGESTED
 from core.ports.insights import InsightStore
-from core.ports.store import Store
+from core.ports.store import SessionRollup, Store
 from core.pricing import PriceTable
 from core.span_filter import SpanFilter
 
@@ -114,7 +114,7 @@ def build(settings: Settings) -> Container:
 
 def rollup_sink(holder: list[Container]) -> RollupSink:
     """Session rollups recomputed by the aggregate worker, exported to the container's analytics."""
-    def sink(rollups: list[tuple[str, str, str, int]]) -> None:
+    def sink(rollups: list[SessionRollup]) -> None:
         from core.analytics_export import export_rollups
 
         export_rollups(holder[0].analytics, rollups)

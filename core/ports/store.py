@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from core.ports.catalog import CatalogStore
 from core.ports.chains import ChainStore
@@ -83,6 +83,15 @@ class IngestUnitOfWork(ABC):
         """Remember the link and attach the session's orphan spans; returns how many spans were linked."""
 
 
+
+class SessionRollup(NamedTuple):
+    """A session aggregate recomputed at ``computed_ns`` (the JSON of a SessionMetricsSummary)."""
+
+    org_id: str
+    session_id: str
+    rollup_json: str
+    computed_ns: int
+
 class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ChainStore, HookStore, EventLogStore,
             MaintenanceStore, ABC):
     """Operational store. Every method is scoped to one org; no call can see another org's rows."""
@@ -124,6 +133,13 @@ class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ChainStore,
     @abstractmethod
     def save_session_rollup(self, org_id: str, session_id: str, rollup_json: str, computed_ns: int) -> None:
         """Store a recomputed session aggregate unless a newer one is already stored."""
+
+    def save_session_rollups(self, rollups: Sequence[SessionRollup]) -> None:
+        """Store several recomputed session aggregates, each as save_session_rollup would. An adapter whose
+        writes share one lock (SQLite) does them in one write, so the aggregate worker takes that lock once per
+        delivery rather than once per session."""
+        for r in rollups:
+            self.save_session_rollup(r.org_id, r.session_id, r.rollup_json, r.computed_ns)
 
     # -- pricing -------------------------------------------------------------------------------
     @abstractmethod

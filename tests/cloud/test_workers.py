@@ -132,7 +132,7 @@ def test_a_transient_store_error_raises_so_pubsub_redelivers(cloud: str, monkeyp
     def unavailable(*args: Any, **kwargs: Any) -> None:
         raise StorageUnavailable("database is locked")
 
-    monkeypatch.setattr(store, "save_session_rollup", unavailable)
+    monkeypatch.setattr(store, "save_session_rollups", unavailable)
     source = f"//pubsub.googleapis.com/projects/{cloud}/topics/{TELEMETRY_INGESTED}"
     event = CloudEvent({"type": MESSAGE_PUBLISHED, "source": source, "id": "m-9"}, push_body(cloud, payload, "m-9"))
     from functions.aggregate import aggregate

@@ -10,7 +10,7 @@ import pytest
 from core.adapters.sqlite import SqliteStore
 from core.ingest import IngestService
 from core.models import MetricQuery, SpanQuery, TraceQuery
-from core.ports.store import SessionLink, Store
+from core.ports.store import SessionLink, SessionRollup, Store
 from core.pricing import PriceTable
 from core.records import Batch, LlmCallRecord, SessionRecord, ToolCallRecord, Usage
 from core.span_filter import SpanFilter
@@ -131,6 +131,22 @@ def test_older_rollup_never_overwrites_newer(store: Store) -> None:
     store.save_session_rollup("acme", "s", '{"v": "old"}', 100)
     session = store.get_session("acme", "s")
     assert session is not None and session.summary == {"v": "new"}
+
+
+def test_rollups_saved_together_keep_each_sessions_newest(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.write(Batch("acme", sessions={sid: SessionRecord(sid, 1, 2) for sid in ("a", "b")}), "x", [])
+        uow.write(Batch("other", sessions={"a": SessionRecord("a", 1, 2)}), "y", [])
+    store.save_session_rollup("acme", "b", '{"v": "b-newer"}', 300)
+    store.save_session_rollups([SessionRollup("acme", "a", '{"v": "a"}', 200),
+                                SessionRollup("acme", "b", '{"v": "b-older"}', 100),
+                                SessionRollup("acme", "missing", '{"v": "none"}', 200),
+                                SessionRollup("other", "a", '{"v": "other-a"}', 200)])
+    store.save_session_rollups([])
+    summaries = {(org, sid): (v.summary if (v := store.get_session(org, sid)) else None)
+                 for org, sid in (("acme", "a"), ("acme", "b"), ("acme", "missing"), ("other", "a"))}
+    assert summaries == {("acme", "a"): {"v": "a"}, ("acme", "b"): {"v": "b-newer"}, ("acme", "missing"): None,
+                         ("other", "a"): {"v": "other-a"}}
 
 
 def test_a_session_learns_its_workspace_from_span_attributes(store: Store) -> None:

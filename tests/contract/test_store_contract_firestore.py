@@ -17,6 +17,7 @@ from tests.contract.test_store_contract import (
     test_orphan_spans_linked_when_their_task_is_learned,
     test_outbox_is_durable_until_acknowledged,
     test_replaying_a_batch_changes_no_stored_fact,
+    test_rollups_saved_together_keep_each_sessions_newest,
     test_sessions_merge_first_last_seen_and_models,
     test_tool_call_sources_fill_fields_and_never_clear_them,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "test_orphan_spans_linked_when_their_task_is_learned",
     "test_outbox_is_durable_until_acknowledged",
     "test_replaying_a_batch_changes_no_stored_fact",
+    "test_rollups_saved_together_keep_each_sessions_newest",
     "test_sessions_merge_first_last_seen_and_models",
     "test_tool_call_sources_fill_fields_and_never_clear_them",
 ]

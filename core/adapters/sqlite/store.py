@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ from core.adapters.sqlite.maintenance import SqliteMaintenance
 from core.adapters.sqlite.schema import SPAN_COLUMNS
 from core.adapters.sqlite.span_views import SqliteSpanViews
 from core.errors import StorageUnavailable
-from core.ports.store import IngestUnitOfWork, OutboxMessage, SessionLink, Store
+from core.ports.store import IngestUnitOfWork, OutboxMessage, SessionLink, SessionRollup, Store
 from core.records import Batch, LlmCallRecord, Usage
 
 if TYPE_CHECKING:
@@ -348,22 +348,28 @@ class SqliteStore(SqliteCatalog, SqliteInsights, SqliteSpanViews, SqliteErasure,
         return reads.list_metric_points(self._reader(), org_id, query)
 
     def save_session_rollup(self, org_id: str, session_id: str, rollup_json: str, computed_ns: int) -> None:
-        with self.transaction() as conn:
-            before = conn.execute("SELECT rollup FROM sessions WHERE org_id = ? AND session_id = ?",
-                                  (org_id, session_id)).fetchone()
-            # A recompute never overwrites a newer result with an older one.
-            saved = conn.execute(
-                "UPDATE sessions SET rollup = ?, rollup_ns = ? WHERE org_id = ? AND session_id = ? "
-                "AND (rollup_ns IS NULL OR rollup_ns <= ?)",
-                (rollup_json, computed_ns, org_id, session_id, computed_ns),
-            ).rowcount
-            # metrics.updated only when the totals moved: a redelivered batch recomputes the same rollup.
-            if saved and before is not None and before["rollup"] != rollup_json:
-                link = conn.execute("SELECT task_id FROM session_links WHERE org_id = ? AND session_id = ?",
-                                    (org_id, session_id)).fetchone()
-                task_id = link["task_id"] if link is not None else None
-                append_events(conn, org_id, events.session_metrics_updated(
-                    session_id, task_id, task_workspace(conn, org_id, task_id), json.loads(rollup_json)))
+        self.save_session_rollups([SessionRollup(org_id, session_id, rollup_json, computed_ns)])
+
+    def save_session_rollups(self, rollups: Sequence[SessionRollup]) -> None:
+        if not rollups:
+            return
+        with self.transaction() as conn:  # one write lock and one commit for the whole delivery
+            for org_id, session_id, rollup_json, computed_ns in rollups:
+                before = conn.execute("SELECT rollup FROM sessions WHERE org_id = ? AND session_id = ?",
+                                      (org_id, session_id)).fetchone()
+                # A recompute never overwrites a newer result with an older one.
+                saved = conn.execute(
+                    "UPDATE sessions SET rollup = ?, rollup_ns = ? WHERE org_id = ? AND session_id = ? "
+                    "AND (rollup_ns IS NULL OR rollup_ns <= ?)",
+                    (rollup_json, computed_ns, org_id, session_id, computed_ns),
+                ).rowcount
+                # metrics.updated only when the totals moved: a redelivered batch recomputes the same rollup.
+                if saved and before is not None and before["rollup"] != rollup_json:
+                    link = conn.execute("SELECT task_id FROM session_links WHERE org_id = ? AND session_id = ?",
+                                        (org_id, session_id)).fetchone()
+                    task_id = link["task_id"] if link is not None else None
+                    append_events(conn, org_id, events.session_metrics_updated(
+                        session_id, task_id, task_workspace(conn, org_id, task_id), json.loads(rollup_json)))
 
     # -- pricing -----------------------------------------------------------------------------------
     def iter_priced(self) -> Iterator[tuple[str, str, str, LlmCallRecord]]:
