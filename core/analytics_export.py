@@ -12,6 +12,7 @@ import orjson
 from core.agent_sessions.sync import export_telemetry_sessions
 from core.erasure import ERASURE_SIGNAL
 from core.errors import PermanentError
+from core.gc_pause import paused_gc
 from core.ports.analytics import Analytics
 from core.ports.fact_insights import SessionRollupRow
 from core.ports.span_views import SPAN_CHANGES, SPAN_SESSIONS, SpanViewStore
@@ -50,7 +51,8 @@ def export_payloads(analytics: Analytics, store: SpanViewStore, payloads: list[b
         for payload in payloads:
             export_message(analytics, store, _parsed(payload))
         return 0
-    return export_parsed(analytics, store, [_parsed(payload) for payload in payloads])
+    with paused_gc():
+        return export_parsed(analytics, store, [_parsed(payload) for payload in payloads])
 
 
 def export_parsed(analytics: Analytics, store: SpanViewStore, messages: list[dict[str, Any]]) -> int:
@@ -58,6 +60,11 @@ def export_parsed(analytics: Analytics, store: SpanViewStore, messages: list[dic
     messages, merged per org; the merged rows take the newest `stored_ns` of their messages as their version.
     Records of a session erased after their message was stored (a late or redelivered message) are dropped: an
     older export never undoes an erasure."""
+    with paused_gc():
+        return _export_parsed(analytics, store, messages)
+
+
+def _export_parsed(analytics: Analytics, store: SpanViewStore, messages: list[dict[str, Any]]) -> int:
     for message in messages:
         if message.get("signal") == ERASURE_SIGNAL:
             _erase(analytics, message)
