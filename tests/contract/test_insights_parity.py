@@ -34,7 +34,7 @@ from core.insights.window import to_ns
 from core.models import SessionMetricsSummary
 from core.ports.fact_insights import SessionRollupRow
 from core.ports.insights import DIMENSIONS, InsightFilter, InsightStore
-from core.ports.store import IngestUnitOfWork, OutboxMessage
+from core.ports.store import IngestUnitOfWork, OutboxMessage, SessionRollup
 from core.pricing import PriceTable
 from core.records import Batch, EventRecord, Links, LlmCallRecord, SessionRecord, SpanRecord, ToolCallRecord, Usage
 from core.seed import PROFILES, seed_database
@@ -97,10 +97,11 @@ class RecordingStore(SqliteStore):
         with super().unit_of_work() as uow:
             yield _RecordingUnitOfWork(uow, self.written)
 
-    def save_session_rollup(self, org_id: str, session_id: str, rollup_json: str, computed_ns: int) -> None:
-        super().save_session_rollup(org_id, session_id, rollup_json, computed_ns)
-        summary = SessionMetricsSummary.model_validate_json(rollup_json)
-        self.rollups.append((org_id, SessionRollupRow.from_summary(summary, computed_ns)))
+    def keep_rollups(self, rollups: list[SessionRollup]) -> None:
+        """The aggregate worker's rollup sink (what the export of rollups receives)."""
+        for org_id, _, rollup_json, computed_ns in rollups:
+            summary = SessionMetricsSummary.model_validate_json(rollup_json)
+            self.rollups.append((org_id, SessionRollupRow.from_summary(summary, computed_ns)))
 
 
 def _drain(store: RecordingStore) -> None:
@@ -108,7 +109,7 @@ def _drain(store: RecordingStore) -> None:
         messages: list[OutboxMessage] = store.claim_outbox(500)
         if not messages:
             return
-        handle_ingested(store, PriceTable.load(), [m.payload for m in messages])
+        handle_ingested(store, PriceTable.load(), [m.payload for m in messages], rollups=store.keep_rollups)
         store.ack_outbox([m.id for m in messages])
 
 

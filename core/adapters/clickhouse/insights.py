@@ -5,7 +5,9 @@ Each aggregate is one statement per fact table over the whole window, grouped by
 several: a record's bucket is the first bucket ending after its time (buckets sorted and disjoint; otherwise one
 statement set per bucket). A statement reads the newest version of each record (FINAL, or GROUP BY key for tool
 calls, whose sightings merge field by field), sums the records per bucket and session first, and only then joins
-those few rows to the sessions (merged from their sightings) and applies the filter. Filters resolve as in the
+those few rows to the sessions (merged from their sightings) and applies the filter; the span, tool-call and
+API-error counts of an unfiltered request, which read no session, are counted per bucket at once (a third of the
+cost). Filters resolve as in the
 Store:
 - ``source_type`` / ``workspace`` through the record's session, which must be near the bucket (its first / last
   sighting within a day of it); a record without a session through the span it names (its own columns).
@@ -308,12 +310,16 @@ class ClickHouseFactInsights(FactInsights):
             select.append(f"uniqExactIf({task}, {task_match})" if tasks == "count"
                           else f"groupUniqArrayIf({task}, {task_match})")
         selected = ", ".join(select)
+        spans = (f"SELECT session_id, start_ns, source_type, workspace, model, provider, task_id, "
+                 f"{s.bucket('start_ns')} AS b FROM {self._db}.{schema.SPANS} FINAL WHERE org_id = {{org:String}} "
+                 f"AND {s.window('start_ns')}")
+        if dimension is None and not tasks and not f.by_session and not f.by_call:  # unfiltered: count per bucket
+            return self._rows(f"SELECT b, NULL, count() FROM ({spans}) AS x WHERE {s.in_bucket('x.start_ns')} "
+                              "GROUP BY b", s)
         per_session = (
             f"SELECT b, x.session_id AS session_id, if(x.session_id IS NULL, x.source_type, NULL) AS own_source, "
             f"if(x.session_id IS NULL, x.workspace, NULL) AS own_workspace{task_columns}, count() AS n "
-            f"FROM (SELECT session_id, start_ns, source_type, workspace, model, provider, task_id, "
-            f"{s.bucket('start_ns')} AS b FROM {self._db}.{schema.SPANS} FINAL WHERE org_id = {{org:String}} "
-            f"AND {s.window('start_ns')}) AS x WHERE {s.in_bucket('x.start_ns')} "
+            f"FROM ({spans}) AS x WHERE {s.in_bucket('x.start_ns')} "
             f"GROUP BY b, session_id, own_source, own_workspace{', task_id, model_ok' if tasks else ''}")
         joins = ""
         if "s.s_" in key + selected:
@@ -345,6 +351,9 @@ class ClickHouseFactInsights(FactInsights):
         spans = "m_trace AS trace_id, m_span AS span_id, " if named_spans else ""
         tools = ("SELECT if(m_seen = 0, NULL, m_session) AS sid, m_time AS time_ns, "
                  f"m_outcome != 0 AND m_outcome % 2 = 0 AS failed, {spans}{s.bucket('m_time')} AS b FROM ({merged})")
+        if not f.by_session and not f.by_call:  # unfiltered: count per bucket at once
+            return self._rows(f"SELECT b, count(), countIf(t.failed) FROM ({tools}) AS t "
+                              f"WHERE {s.in_bucket('t.time_ns')} GROUP BY b", s)
         ref = _OWN_REF.format(a="t").replace("t.session_id", "t.sid") if named_spans else _NO_REF
         per_session = (f"SELECT b, t.sid AS sid, {ref}, count() AS n, countIf(t.failed) AS n_failed FROM ({tools}) "
                        f"AS t WHERE {s.in_bucket('t.time_ns')} GROUP BY b, sid, trace_id, span_id")
@@ -367,6 +376,8 @@ class ClickHouseFactInsights(FactInsights):
         events = (f"SELECT session_id, time_ns, trace_id, span_id, {s.bucket('time_ns')} AS b "
                   f"FROM {self._db}.{schema.EVENTS} FINAL WHERE org_id = {{org:String}} "
                   f"AND name IN {{api_errors:Array(String)}} AND {s.window('time_ns')}")
+        if not f.by_session and not f.by_call:  # unfiltered: count per bucket at once
+            return self._rows(f"SELECT b, count() FROM ({events}) AS e WHERE {s.in_bucket('e.time_ns')} GROUP BY b", s)
         ref = _OWN_REF.format(a="e") if named_spans else _NO_REF
         per_session = (f"SELECT b, e.session_id AS session_id, {ref}, count() AS n FROM ({events}) AS e "
                        f"WHERE {s.in_bucket('e.time_ns')} GROUP BY b, session_id, trace_id, span_id")
