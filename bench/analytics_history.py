@@ -4,7 +4,11 @@ Generates agent sessions' telemetry as normalised records (spans, log events, th
 session sightings) in time order over 30 days, exports it batch by batch through ClickHouseHistory into an
 embedded ClickHouse (a temporary chdb directory), and prints the insert rate of span/event rows; then times
 insight_totals, insight_groups for every dimension and insight_days over 30 day buckets. Default 10,000,000
-span/event rows; ``--quick`` 300,000."""
+span/event rows; ``--quick`` 300,000.
+
+Then the export worker's own rate: ``--worker-rows`` more rows (default 1,000,000), each batch of 100 spans' worth
+encoded as the `telemetry-ingested` message ingest enqueues, delivered 40 messages at a time (as the local bus
+does) to core.analytics_export.export_payloads: decoding, the history insert and the agent sessions from events."""
 
 from __future__ import annotations
 
@@ -21,9 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.adapters.clickhouse.analytics import ClickHouseAnalytics  # noqa: E402
 from core.adapters.clickhouse.connection import AnalyticsConnection  # noqa: E402
 from core.adapters.clickhouse.history import ClickHouseHistory  # noqa: E402
 from core.adapters.clickhouse.insights import ClickHouseFactInsights  # noqa: E402
+from core.adapters.sqlite import SqliteStore  # noqa: E402
+from core.analytics_export import export_payloads  # noqa: E402
+from core.ingest import ingested_message  # noqa: E402
 from core.ports.fact_insights import CatalogWorkspace  # noqa: E402
 from core.ports.insights import DIMENSIONS, InsightFilter  # noqa: E402
 from core.records import (  # noqa: E402
@@ -160,6 +168,24 @@ def time_it(fn: Callable[[], object], reps: int) -> tuple[float, float]:
     return _pct(ms, 50), _pct(ms, 95)
 
 
+def worker_rate(tmp: str, total: int, anchor: int) -> None:
+    """The export worker's rate on bus messages (records encoded as ingest enqueues them), 40 per delivery."""
+    analytics = ClickHouseAnalytics(f"chdb://{tmp}?database=bench")
+    store = SqliteStore(Path(tmp) / "store.db")  # the Store the worker reads API span writes from (none here)
+    messages = [ingested_message(batch, "traces", with_records=True)
+                for batch, _, _ in generate(total, 200, anchor, seed=11)]
+    rows = total
+    print(f"export worker: {len(messages):,} bus messages ({sum(map(len, messages)) / len(messages) / 1024:.0f} KiB "
+          f"mean), delivered 40 at a time ...")
+    started, cpu = time.perf_counter(), time.process_time()
+    for i in range(0, len(messages), 40):
+        export_payloads(analytics, store, messages[i:i + 40])
+    elapsed, cpu_us = time.perf_counter() - started, (time.process_time() - cpu) / rows * 1e6
+    print(f"export worker rate: {rows / elapsed:,.0f} span/event rows/s ({cpu_us:.1f} us process CPU per row: "
+          "decoding, the history insert, agent sessions from events)")
+    store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000, help="span/event rows to generate")
@@ -167,6 +193,8 @@ def main() -> None:
     parser.add_argument("--batch-rows", type=int, default=50_000, help="span/event rows per export")
     parser.add_argument("--reps", type=int, default=10, help="timed runs per aggregation")
     parser.add_argument("--dir", help="chdb data directory (default: a temporary one, removed afterwards)")
+    parser.add_argument("--worker-rows", type=int, default=1_000_000,
+                        help="span/event rows delivered to the export worker as bus messages (0: skip)")
     args = parser.parse_args()
     total = 300_000 if args.quick else args.rows
     reps = args.reps
@@ -221,6 +249,8 @@ def main() -> None:
             print(f"  {name:<40} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
         print(f"slowest p95 {worst:.1f} ms; target < {TARGET_P95_MS:.0f} ms: "
               f"{'PASS' if worst < TARGET_P95_MS else 'FAIL'}")
+        if args.worker_rows:
+            worker_rate(tmp, args.worker_rows, anchor)
         totals = facts.insight_totals(ORG, f, workspaces)
         print(f"check: {totals.calls.calls:,} LLM calls, {totals.spans:,} spans, {totals.tool_calls:,} tool calls, "
               f"{totals.calls.sessions:,} sessions, median of day calls "

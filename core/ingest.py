@@ -76,7 +76,7 @@ class IngestService:
         if accepted or batch.reject_reasons:
             with self._store.unit_of_work() as uow:
                 self._resolve(uow, batch)
-                payload = _bus_payload(batch, signal, self._export_records)
+                payload = ingested_message(batch, signal, self._export_records)
                 uow.write(batch, request_digest, [(TELEMETRY_INGESTED, payload)] if accepted else [])
                 for span in batch.spans:
                     if span.name in EXECUTE_SPAN_NAMES and span.session_id and span.links.task_id:
@@ -119,7 +119,7 @@ class IngestService:
             batch.llm_calls = join_llm_calls(uow, org, batch.llm_calls, self._window_ns)
 
 
-def _bus_payload(batch: Batch, signal: Signal, with_records: bool) -> bytes:
+def ingested_message(batch: Batch, signal: Signal, with_records: bool) -> bytes:
     """What the workers need: the org and the entities the batch touched (to recompute), and with analytics
     the records themselves (to export)."""
     message: dict[str, Any] = {
