@@ -32,6 +32,10 @@ Content is masked (`core.redact`) here too, for texts decoded from JSON values (
 stored: core/normalise/content.py).
 Counters are those of this batch: a session spread over several batches needs the stored rows merged
 (`merge_session` does the parts that are safe to merge) and its counts recomputed from the stored messages.
+
+OTLP ids are unbounded; the agent-session rows take ids of at most MAX_ID_LENGTH characters (the sync API's
+limit). A session or tool call with a longer id gets no agent-session row (counted in `SessionRows.skipped`), so
+one such record never fails the export of its batch: its telemetry history is exported all the same.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.agent_sessions.models import AgentMessage, AgentSession, AgentToolCall
+from core.agent_sessions.models import MAX_ID_LENGTH, AgentMessage, AgentSession, AgentToolCall
 from core.agent_sessions.transcripts import tool_category
 from core.records import Batch, EventRecord, LlmCallRecord, SessionRecord, ToolCallRecord
 from core.redact import mask_secrets
@@ -69,6 +73,7 @@ class SessionRows:
     sessions: list[AgentSession] = field(default_factory=list)
     messages: list[AgentMessage] = field(default_factory=list)
     tool_calls: list[AgentToolCall] = field(default_factory=list)
+    skipped: int = 0  # records whose session or tool-call id is longer than MAX_ID_LENGTH
 
 
 def message_ordinal(time_ns: int) -> int:
@@ -80,10 +85,16 @@ def sessions_from_batch(batch: Batch) -> SessionRows:
     rows = SessionRows()
     for event in sorted(batch.events, key=lambda e: (e.time_ns, e.event_key)):
         if event.session_id:
+            if len(event.session_id) > MAX_ID_LENGTH:
+                rows.skipped += 1
+                continue
             message = _message_of(event)
             if message is not None:
                 rows.messages.append(message)
-    rows.tool_calls = _tool_calls(batch.tool_calls)
+    tools = [t for t in batch.tool_calls if len(t.tool_use_id) <= MAX_ID_LENGTH
+             and (t.session_id is None or len(t.session_id) <= MAX_ID_LENGTH)]
+    rows.skipped += len(batch.tool_calls) - len(tools)
+    rows.tool_calls = _tool_calls(tools)
     calls: dict[str, list[LlmCallRecord]] = {}
     for call in batch.llm_calls:
         if call.session_id:
@@ -92,6 +103,9 @@ def sessions_from_batch(batch: Batch) -> SessionRows:
     for message in rows.messages:
         messages.setdefault(message.session_id, []).append(message)
     for session_id, seen in batch.sessions.items():
+        if len(session_id) > MAX_ID_LENGTH:
+            rows.skipped += 1
+            continue
         rows.sessions.append(_session(session_id, seen, messages.get(session_id, []), calls.get(session_id, [])))
     return rows
 

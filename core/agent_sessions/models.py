@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 _U32 = 2**32 - 1  # counts are UInt32 columns
 _I64 = 2**63 - 1  # token counts: 64-bit columns
 MAX_SYNC_ITEMS = 20_000  # per list in one sync request; a client splits larger uploads
+MAX_ID_LENGTH = 256  # session and tool-call ids
 
 
 def _aware(value: datetime) -> datetime:
@@ -31,7 +32,7 @@ class _Model(BaseModel):
 class AgentSession(_Model):
     """One conversation; re-sending it replaces the stored row (newest version wins)."""
 
-    id: str = Field(min_length=1, max_length=256)
+    id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
     user_id: str = ""
     user_name: str = ""
     project_id: str = ""
@@ -53,7 +54,7 @@ class AgentSession(_Model):
 
 
 class AgentMessage(_Model):
-    session_id: str = Field(min_length=1, max_length=256)
+    session_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
     ordinal: int = Field(ge=0, le=2**32 - 1)
     uuid: str = ""
     role: str = ""  # "user", "assistant", "system"
@@ -73,9 +74,9 @@ class AgentMessage(_Model):
 
 
 class AgentToolCall(_Model):
-    session_id: str = Field(min_length=1, max_length=256)
+    session_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
     message_ordinal: int = Field(ge=0, le=2**32 - 1)
-    tool_use_id: str = Field(min_length=1, max_length=256)
+    tool_use_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
     tool_name: str = ""
     tool_category: str = ""
     input_json: str = ""

@@ -6,15 +6,18 @@ links are extracted from the masked tool calls (masking never hides a commit id 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
 from core.agent_sessions.from_telemetry import SessionRows, merge_session, sessions_from_batch
 from core.agent_sessions.gitlinks import extract_git_links
-from core.agent_sessions.models import AgentSession, AgentToolCall, GitLink, SyncBatch, SyncResult
+from core.agent_sessions.models import MAX_ID_LENGTH, AgentSession, AgentToolCall, GitLink, SyncBatch, SyncResult
 from core.ports.agent_sessions import AgentSessionStore
 from core.records import Batch
 from core.redact import mask_secrets
+
+log = logging.getLogger(__name__)
 
 
 class _Masker:
@@ -70,6 +73,9 @@ def export_telemetry_sessions(store: AgentSessionStore, batch: Batch) -> int:
     # Not masked again: ingest masked every prompt, response and tool input/result before storage, and these rows
     # come from those records (tests/unit/test_sessions_from_telemetry.py shows it).
     rows = sessions_from_batch(batch)
+    if rows.skipped:
+        log.warning("org %s: %d session or tool-call record(s) with an id over %d characters get no agent-session "
+                    "row", batch.org_id, rows.skipped, MAX_ID_LENGTH)
     if not (rows.sessions or rows.messages or rows.tool_calls):
         return 0
     stored = store.get_session_rows(batch.org_id, [seen.id for seen in rows.sessions])

@@ -15,7 +15,7 @@ from core.agent_sessions.models import AgentSession
 from core.ingest import IngestService
 from core.otlp.codec import decode_request
 from core.pricing import PriceTable
-from core.records import Batch
+from core.records import Batch, EventRecord, SessionRecord, ToolCallRecord
 from core.span_filter import SpanFilter
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "dialects"
@@ -255,3 +255,18 @@ def test_claude_code_messages_take_their_message_uuid_and_responses_are_messages
     assert unlogged.content == "" and unlogged.uuid.startswith("evt:")  # the turn counts, its text was not logged
     (session,) = rows.sessions
     assert (session.message_count, session.user_message_count) == (3, 1)
+
+
+def test_ids_longer_than_the_agent_session_limit_get_no_row_and_fail_nothing() -> None:
+    long_sid, long_tool = "s" * 300, "toolu_" + "x" * 300
+    batch = Batch("org-test", sessions={"ok": SessionRecord("ok", 10**18, 10**18 + 1),
+                                        long_sid: SessionRecord(long_sid, 10**18, 10**18 + 1)},
+                  tool_calls=[ToolCallRecord("toolu_ok", "ok", tool_name="Bash", time_ns=10**18),
+                              ToolCallRecord(long_tool, "ok", tool_name="Bash", time_ns=10**18),
+                              ToolCallRecord("toolu_2", long_sid, tool_name="Read", time_ns=10**18)],
+                  events=[EventRecord("e1", "claude_code.user_prompt", "claude_code", 10**18, long_sid, None, None,
+                                      None, None, None, '{"prompt":"hi"}', "{}")])
+    rows = sessions_from_batch(batch)
+    assert [s.id for s in rows.sessions] == ["ok"]
+    assert [(t.session_id, t.tool_use_id) for t in rows.tool_calls] == [("ok", "toolu_ok")]
+    assert rows.messages == [] and rows.skipped == 4
