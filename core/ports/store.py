@@ -83,7 +83,6 @@ class IngestUnitOfWork(ABC):
         """Remember the link and attach the session's orphan spans; returns how many spans were linked."""
 
 
-
 class SessionRollup(NamedTuple):
     """A session aggregate recomputed at ``computed_ns`` (the JSON of a SessionMetricsSummary)."""
 
@@ -91,6 +90,7 @@ class SessionRollup(NamedTuple):
     session_id: str
     rollup_json: str
     computed_ns: int
+
 
 class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ChainStore, HookStore, EventLogStore,
             MaintenanceStore, ABC):
