@@ -182,8 +182,10 @@ def test_otlp_round_trips_through_the_router(stack: CloudStack) -> None:
 
 def test_a_sessions_aggregates_appear_after_the_aggregate_worker_ran(stack: CloudStack) -> None:
     send_claude_code_session(stack, "cloud-agg-1")
-    rolled = wait_for(lambda: summary(stack, "cloud-agg-1"))
-    assert rolled is not None and rolled["span_count"] == 3
+    # Each span is its own export (SimpleSpanProcessor), aggregated as its message arrives: the rollup grows to all
+    # three, and a rollup of fewer spans computed earlier never replaces it.
+    rolled = wait_for(lambda: (s := summary(stack, "cloud-agg-1")) is not None and s["span_count"] == 3 and s)
+    assert rolled and rolled["span_count"] == 3
     metrics = get(stack, f"{API}/sessions/cloud-agg-1/metrics")
     assert metrics["turn_count"] == 1 and metrics["tokens_in"] == 1200 and metrics["lines_added"] == 42
     assert wait_for(lambda: metrics_updated(stack, "cloud-agg-1"))

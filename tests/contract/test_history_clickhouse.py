@@ -8,11 +8,12 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core.adapters.clickhouse import history_schema as schema
-from core.adapters.clickhouse.connection import AnalyticsConnection
+from core.adapters.clickhouse.connection import ASYNC_BELOW, AnalyticsConnection
 from core.adapters.clickhouse.history import ClickHouseHistory
 from core.adapters.clickhouse.insights import ClickHouseFactInsights
 from core.insights.window import to_ns
@@ -131,6 +132,28 @@ def test_a_replayed_batch_changes_nothing(history: ClickHouseHistory, facts: Cli
     assert (again.calls.calls, again.spans, again.tool_calls, again.failed_tool_calls, again.api_errors) == (
         1, 2, 1, 1, 1)
     assert (again.calls.tokens_out, again.calls.sessions) == (20, 1)
+
+
+def test_a_small_export_goes_as_async_inserts_a_large_one_does_not(history: ClickHouseHistory,
+                                                                   conn: AnalyticsConnection,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # Embedded ClickHouse inserts either at once (it has no async insert queue to observe); what a server is asked
+    # to do is checked here: one Pub/Sub message's rows are coalesced server-side, a delivery of thousands is not.
+    seen: list[tuple[str, int, dict[str, object]]] = []
+    insert = conn.client.insert
+
+    def recording(table: str, data: list[list[object]], **kwargs: Any) -> object:
+        seen.append((table.split(".")[-1], len(data[0]), dict(kwargs["settings"])))
+        return insert(table, data, **kwargs)
+
+    monkeypatch.setattr(conn.client, "insert", recording)
+    history.export("acme", batch(), version_ns=T + 10)
+    big = Batch("acme", spans=[span(f"{i:04x}", T + i) for i in range(ASYNC_BELOW)])
+    history.export("acme", big, version_ns=T + 20)
+    small = [settings for table, _, settings in seen[:-1]]
+    assert len(small) == 6 and all(s["async_insert"] == 1 and s["wait_for_async_insert"] == 1 for s in small)
+    assert seen[-1][:2] == (schema.SPANS, ASYNC_BELOW) and seen[-1][2]["async_insert"] == 0
+    assert rows(conn, "SELECT count() FROM {db}.telemetry_spans FINAL")[0][0] == ASYNC_BELOW + 2
 
 
 def test_a_rewritten_llm_call_is_read_once_with_its_newest_fields(history: ClickHouseHistory,

@@ -19,6 +19,9 @@ from core.errors import StorageUnavailable
 log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE = "observatory"
+# Inserts of fewer rows (one Pub/Sub message's worth) go as async inserts the server waits to flush
+# (`async_insert=1, wait_for_async_insert=1`): many small writers then make few parts.
+ASYNC_BELOW = 1_000
 
 
 @dataclass(frozen=True, slots=True)

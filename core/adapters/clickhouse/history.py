@@ -14,7 +14,7 @@ from operator import attrgetter
 from typing import Any
 
 from core.adapters.clickhouse import history_schema as schema
-from core.adapters.clickhouse.connection import AnalyticsConnection
+from core.adapters.clickhouse.connection import ASYNC_BELOW, AnalyticsConnection
 from core.errors import StorageUnavailable
 from core.normalise.linking import EXECUTE_SPAN_NAMES
 from core.normalise.spans import tool_placeholder_id
@@ -314,14 +314,17 @@ class ClickHouseHistory(TelemetryHistory):
                 column.append(row.get(name, org_id if name == "org_id" else None))
         keys = hashlib.blake2b("\0".join(map(str, data[1] + data[2])).encode(), digest_size=16).hexdigest()
         token = f"{org_id}:{table}:{version}:{len(data[0])}:{keys}"
+        # optimize_on_insert=0: the engine would otherwise collapse each block by key on insert (3-4x its insert
+        # cost); reads resolve versions with FINAL or GROUP BY anyway.
+        settings: dict[str, Any] = {"insert_deduplication_token": token, "optimize_on_insert": 0,
+                                    "deduplicate_blocks_in_dependent_materialized_views": 1}
+        if len(data[0]) < ASYNC_BELOW:  # one message's rows (a Pub/Sub push): the server coalesces such inserts
+            settings.update(async_insert=1, wait_for_async_insert=1, async_insert_deduplicate=1)
+        else:
+            settings["async_insert"] = 0
         try:
-            # optimize_on_insert=0: the engine would otherwise collapse each block by key on insert (3-4x its insert
-            # cost); reads resolve versions with FINAL or GROUP BY anyway.
-            self._conn.client.insert(
-                f"{self._db}.{table}", data, column_names=names, column_type_names=types, column_oriented=True,
-                settings={"insert_deduplication_token": token, "async_insert": 0,
-                          "deduplicate_blocks_in_dependent_materialized_views": 1,
-                          "optimize_on_insert": 0})
+            self._conn.client.insert(f"{self._db}.{table}", data, column_names=names, column_type_names=types,
+                                     column_oriented=True, settings=settings)
         except Exception as exc:
             raise StorageUnavailable(f"telemetry history cannot take the write ({table}): "
                                      f"{type(exc).__name__}") from exc

@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from core.adapters.clickhouse.connection import AnalyticsConnection
+from core.adapters.clickhouse.connection import ASYNC_BELOW, AnalyticsConnection
 from core.adapters.clickhouse.session_analytics import SessionAnalytics
 from core.adapters.clickhouse.session_schema import (
     DEFAULT_TTL_DAYS,
@@ -41,7 +41,6 @@ from core.errors import NotFound
 from core.ports.agent_sessions import AgentSessionStore
 
 INSERT_CHUNK = 100_000  # rows per insert statement: bounds client memory, still thousands per insert
-ASYNC_BELOW = 1_000  # smaller inserts are coalesced by the server (async insert)
 
 SESSION_COLUMNS = ["org_id", "id", "user_id", "user_name", "project_id", "project_name", "project_path", "machine",
                    "agent_type", "first_message", "started_at", "ended_at", "message_count", "user_message_count",
