@@ -40,7 +40,10 @@ Layout:
 - `TTL` of `ttl_days` (default 400, separate from the operational Store's) on the row's time (facts) or write time
   (rewritable rows), with `ttl_only_drop_parts = 1`: whole monthly parts are dropped.
 - `non_replicated_deduplication_window`: an insert repeated with the same `insert_deduplication_token` (derived
-  from the batch) is dropped by the engine, so a redelivered export writes nothing.
+  from the batch) is dropped by the engine, so a redelivered export writes nothing. Inserts of fewer than
+  `ASYNC_BELOW` rows (one Pub/Sub message's) go as async inserts the server coalesces; a server deduplicates those
+  only on replicated tables, so elsewhere a redelivered one may land twice, which every table absorbs anyway (the
+  same key and version collapse, and the merged fields are idempotent).
 - Skip indexes: bloom filters on session_id and trace_id of spans, events and LLM calls, on session_id of metric
   points and sessions (lookups of a session's or a trace's records). Tool calls, sorted by their id, have none:
   hashing their tuple elements on every insert doubled its cost.
