@@ -11,7 +11,8 @@ from contextlib import contextmanager
 def paused_gc() -> Iterator[None]:
     """Decoding a delivery allocates hundreds of thousands of dicts and records, none in a reference cycle
     (reference counting frees them all); each allocation burst would otherwise start collections that walk every
-    live object, a third of the export worker's time. Nested uses leave the collector as the outermost found it."""
+    live object (decoding took 2.5x as long; the export worker, about an eighth more CPU). The switch is
+    process-wide: nested or concurrent uses leave the collector on once the first one that found it on is done."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
