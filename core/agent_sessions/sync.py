@@ -19,6 +19,9 @@ from core.redact import mask_secrets
 
 log = logging.getLogger(__name__)
 
+# OTLP's message ordinals are Unix seconds (above 10^9 since 2001); a transcript's are its line numbers.
+TRANSCRIPT_ORDINALS_BELOW = 10**9
+
 
 class _Masker:
     def __init__(self) -> None:
@@ -66,6 +69,26 @@ def sync(store: AgentSessionStore, org_id: str, batch: SyncBatch) -> SyncResult:
                       git_links=len(links), masked=masker.count)
 
 
+def _keep_transcript_ordinals(store: AgentSessionStore, org_id: str, rows: SessionRows) -> None:
+    """A message (by uuid) or tool call (by id) a transcript already stored keeps the transcript's ordinal: OTLP's
+    are Unix seconds, which would move the message to the end of its conversation and unhook the tool call from
+    its message. A transcript's ordinals are line numbers, below TRANSCRIPT_ORDINALS_BELOW; a row OTLP stored is
+    written again with its own ordinal (the newest sighting's, as before). A later sync writes the transcript's
+    ordinals whatever OTLP stored."""
+    keys = [(m.session_id, m.uuid) for m in rows.messages if m.uuid]
+    kept = {k: o for k, o in (store.message_ordinals(org_id, keys) if keys else {}).items()
+            if o < TRANSCRIPT_ORDINALS_BELOW}
+    if kept:
+        rows.messages = [m.model_copy(update={"ordinal": kept[(m.session_id, m.uuid)]})
+                         if (m.session_id, m.uuid) in kept else m for m in rows.messages]
+    tool_keys = [(t.session_id, t.tool_use_id) for t in rows.tool_calls]
+    kept = {k: o for k, o in (store.tool_call_ordinals(org_id, tool_keys) if tool_keys else {}).items()
+            if o < TRANSCRIPT_ORDINALS_BELOW}
+    if kept:
+        rows.tool_calls = [t.model_copy(update={"message_ordinal": kept[(t.session_id, t.tool_use_id)]})
+                           if (t.session_id, t.tool_use_id) in kept else t for t in rows.tool_calls]
+
+
 def export_telemetry_sessions(store: AgentSessionStore, batch: Batch) -> int:
     """The agent-session rows of an ingested OTLP batch (Claude Code / Gemini CLI events and tool calls):
     each session merged with its stored row (a batch sees part of a session), then stored. Returns the rows
@@ -78,6 +101,7 @@ def export_telemetry_sessions(store: AgentSessionStore, batch: Batch) -> int:
                     "row", batch.org_id, rows.skipped, MAX_ID_LENGTH)
     if not (rows.sessions or rows.messages or rows.tool_calls):
         return 0
+    _keep_transcript_ordinals(store, batch.org_id, rows)
     stored = store.get_session_rows(batch.org_id, [seen.id for seen in rows.sessions])
     sessions = [merge_session(stored.get(seen.id), seen) for seen in rows.sessions]
     users = {s.id: s.user_id for s in sessions}

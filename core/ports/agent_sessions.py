@@ -84,6 +84,14 @@ class AgentSessionStore(ABC):
         of a session erasure (DELETE /api/observatory/sessions/{id})."""
 
     @abstractmethod
+    def message_ordinals(self, org_id: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The stored ordinal of each (session id, message uuid) of `keys` that the org has."""
+
+    @abstractmethod
+    def tool_call_ordinals(self, org_id: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The stored message ordinal of each (session id, tool_use_id) of `keys` that the org has."""
+
+    @abstractmethod
     def last_ordinal(self, org_id: str, session_id: str) -> int | None:
         """The highest message ordinal stored for the session (None when it has none): where an incremental sync
         resumes."""

@@ -187,6 +187,15 @@ def test_messages_append_by_ordinal_and_are_keyed_by_uuid(store: ClickHouseAgent
     assert got[1].content_length == len("two, edited")
 
 
+def test_stored_ordinals_are_found_by_key_within_the_org(store: ClickHouseAgentSessions) -> None:
+    store.write_batch(ORG, [sess("s1")], [msg("s1", 4, "hi", uuid="u-1"), msg("s1", 5, "no uuid")],
+                      [call("s1", 4, "toolu-1")])
+    store.write_batch("other-org", [sess("s1")], [msg("s1", 9, "theirs", uuid="u-2")], [call("s1", 9, "toolu-2")])
+    assert store.message_ordinals(ORG, [("s1", "u-1"), ("s1", "u-2"), ("s2", "u-1")]) == {("s1", "u-1"): 4}
+    assert store.tool_call_ordinals(ORG, [("s1", "toolu-1"), ("s1", "toolu-2")]) == {("s1", "toolu-1"): 4}
+    assert store.message_ordinals(ORG, []) == {} and store.tool_call_ordinals("nobody", [("s1", "toolu-1")]) == {}
+
+
 def test_a_session_keeps_its_partition_when_its_start_changes(store: ClickHouseAgentSessions,
                                                               conn: AnalyticsConnection) -> None:
     store.write_batch(ORG, [sess("s1", T0)], [msg("s1", 0, "a")])

@@ -121,6 +121,35 @@ def test_an_otlp_message_and_its_synced_transcript_line_are_one_message(client: 
         ("5e1d-user-uuid", "user", "add a cache"), ("7a2c-assistant-uuid", "assistant", "Added an LRU cache.")]
 
 
+def test_otlp_seen_after_the_transcript_keeps_the_transcripts_order(client: Any) -> None:
+    session = "transcript-then-otlp"
+    transcript = {"sessions": [{"id": session, "agent_type": "claude-code", "started_at": "2026-11-20T09:00:00Z"}],
+                  "messages": [{"session_id": session, "ordinal": 0, "uuid": "u-user", "role": "user",
+                                "timestamp": "2026-11-20T09:00:00Z", "content": "add a cache"},
+                               {"session_id": session, "ordinal": 1, "uuid": "u-assistant", "role": "assistant",
+                                "timestamp": "2026-11-20T09:00:04Z", "content": "Added an LRU cache.",
+                                "has_tool_use": True},
+                               {"session_id": session, "ordinal": 2, "uuid": "u-thanks", "role": "user",
+                                "timestamp": "2026-11-20T09:01:00Z", "content": "thanks"}],
+                  "tool_calls": [{"session_id": session, "message_ordinal": 1, "tool_use_id": "toolu_tr_1",
+                                  "tool_name": "Edit"}]}
+    assert client.post("/api/v1/sync", json=transcript).status_code == 200
+    logs = log_request([
+        {"event.name": "claude_code.user_prompt", "session.id": session, "prompt": "add a cache",
+         "message.uuid": "u-user"},
+        {"event.name": "claude_code.assistant_response", "session.id": session, "response": "Added an LRU cache.",
+         "model": "claude-sonnet-4-5", "message.uuid": "u-assistant"},
+        {"event.name": "claude_code.tool_result", "session.id": session, "tool_name": "Edit",
+         "tool_use_id": "toolu_tr_1", "success": "true"},
+    ])
+    assert client.post("/v1/logs", data=logs.SerializeToString(),
+                       headers={"Content-Type": "application/x-protobuf"}).status_code == 200
+    _bootstrap.container().bus.drain()  # the export worker's pass
+    messages = client.get(f"/api/v1/sessions/{session}/messages").get_json()
+    assert [(m["ordinal"], m["uuid"]) for m in messages] == [(0, "u-user"), (1, "u-assistant"), (2, "u-thanks")]
+    assert [(t["tool_use_id"], t["tool_name"]) for t in messages[1]["tool_calls"]] == [("toolu_tr_1", "Edit")]
+
+
 def test_marks_are_set_listed_and_withdrawn_only_on_known_sessions(client: Any) -> None:
     assert client.post("/api/v1/sync", json=BATCH).status_code == 200
     base = f"/api/v1/sessions/{SESSION}"

@@ -239,6 +239,24 @@ class ClickHouseAgentSessions(SessionSearch, SessionAnalytics, AgentSessionStore
             # Newer than the rows it corrects, even when written within the same millisecond.
             self.write_batch(org_id, sessions=changed, version=max(int(now.timestamp() * 1000), newest + 1))
 
+    def message_ordinals(self, org_id: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        return self._ordinals(org_id, "messages", "message_key", "ordinal", keys)
+
+    def tool_call_ordinals(self, org_id: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        return self._ordinals(org_id, "tool_calls", "tool_use_id", "message_ordinal", keys)
+
+    def _ordinals(self, org_id: str, table: str, key: str, ordinal: str, keys: Sequence[tuple[str, str]]
+                  ) -> dict[tuple[str, str], int]:
+        """(session, key) -> ordinal of the stored rows among `keys` (a message's key is its uuid when it has one)."""
+        months = sorted({m for ms in self._session_months(org_id, sorted({s for s, _ in keys})).values() for m in ms})
+        if not months:
+            return {}
+        rows = self._rows(f"SELECT session_id, {key}, {ordinal} FROM {{db}}.{table} FINAL "
+                          "WHERE org_id = {org:String} AND session_month IN {months:Array(Date)} "
+                          f"AND (session_id, {key}) IN {{keys:Array(Tuple(String, String))}}",
+                          {"org": org_id, "months": months, "keys": sorted(set(keys))})
+        return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
+
     def last_ordinal(self, org_id: str, session_id: str) -> int | None:
         months = self._session_months(org_id, [session_id]).get(session_id)
         if not months:
