@@ -72,16 +72,22 @@ def sync(store: AgentSessionStore, org_id: str, batch: SyncBatch) -> SyncResult:
 def _keep_transcript_ordinals(store: AgentSessionStore, org_id: str, rows: SessionRows) -> None:
     """A message (by uuid) or tool call (by id) a transcript already stored keeps the transcript's ordinal: OTLP's
     are Unix seconds, which would move the message to the end of its conversation and unhook the tool call from
-    its message. A transcript's ordinals are line numbers, below TRANSCRIPT_ORDINALS_BELOW; a row OTLP stored is
-    written again with its own ordinal (the newest sighting's, as before). A later sync writes the transcript's
-    ordinals whatever OTLP stored."""
-    keys = [(m.session_id, m.uuid) for m in rows.messages if m.uuid]
+    its message. A transcript's ordinals are line numbers, below TRANSCRIPT_ORDINALS_BELOW, so one read finds the
+    sessions that have a transcript (usually none) and only their rows are looked up; a row OTLP stored is written
+    again with its own ordinal (the newest sighting's, as before). A later sync writes the transcript's ordinals
+    whatever OTLP stored."""
+    candidates = {m.session_id for m in rows.messages if m.uuid} | {t.session_id for t in rows.tool_calls}
+    synced = store.sessions_with_ordinals_below(org_id, sorted(candidates), TRANSCRIPT_ORDINALS_BELOW) \
+        if candidates else set()
+    if not synced:
+        return
+    keys = [(m.session_id, m.uuid) for m in rows.messages if m.uuid and m.session_id in synced]
     kept = {k: o for k, o in (store.message_ordinals(org_id, keys) if keys else {}).items()
             if o < TRANSCRIPT_ORDINALS_BELOW}
     if kept:
         rows.messages = [m.model_copy(update={"ordinal": kept[(m.session_id, m.uuid)]})
                          if (m.session_id, m.uuid) in kept else m for m in rows.messages]
-    tool_keys = [(t.session_id, t.tool_use_id) for t in rows.tool_calls]
+    tool_keys = [(t.session_id, t.tool_use_id) for t in rows.tool_calls if t.session_id in synced]
     kept = {k: o for k, o in (store.tool_call_ordinals(org_id, tool_keys) if tool_keys else {}).items()
             if o < TRANSCRIPT_ORDINALS_BELOW}
     if kept:

@@ -84,6 +84,10 @@ class AgentSessionStore(ABC):
         of a session erasure (DELETE /api/observatory/sessions/{id})."""
 
     @abstractmethod
+    def sessions_with_ordinals_below(self, org_id: str, session_ids: Sequence[str], bound: int) -> set[str]:
+        """Those of these sessions with a stored message whose ordinal is below `bound`."""
+
+    @abstractmethod
     def message_ordinals(self, org_id: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """The stored ordinal of each (session id, message uuid) of `keys` that the org has."""
 

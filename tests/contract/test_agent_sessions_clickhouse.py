@@ -194,6 +194,9 @@ def test_stored_ordinals_are_found_by_key_within_the_org(store: ClickHouseAgentS
     assert store.message_ordinals(ORG, [("s1", "u-1"), ("s1", "u-2"), ("s2", "u-1")]) == {("s1", "u-1"): 4}
     assert store.tool_call_ordinals(ORG, [("s1", "toolu-1"), ("s1", "toolu-2")]) == {("s1", "toolu-1"): 4}
     assert store.message_ordinals(ORG, []) == {} and store.tool_call_ordinals("nobody", [("s1", "toolu-1")]) == {}
+    store.write_batch(ORG, [sess("s3")], [msg("s3", 1_800_000_000, "from otlp")])
+    assert store.sessions_with_ordinals_below(ORG, ["s1", "s3", "s4"], 1_000_000_000) == {"s1"}
+    assert store.sessions_with_ordinals_below("other-org", ["s1", "s3"], 5) == set()
 
 
 def test_a_session_keeps_its_partition_when_its_start_changes(store: ClickHouseAgentSessions,

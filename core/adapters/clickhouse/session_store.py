@@ -219,7 +219,7 @@ class ClickHouseAgentSessions(SessionSearch, SessionAnalytics, AgentSessionStore
         ids = sorted(set(session_ids))
         if not ids:
             return
-        months = sorted({m for ms in self._session_months(org_id, ids).values() for m in ms})
+        months = self._months_of(org_id, ids)
         counts = {r[0]: r[1:] for r in self._rows(
             "SELECT session_id, count(), countIf(role = 'user'), sum(output_tokens), max(context_tokens) "
             "FROM {db}.messages FINAL WHERE org_id = {org:String} AND session_month IN {months:Array(Date)} "
@@ -248,14 +248,31 @@ class ClickHouseAgentSessions(SessionSearch, SessionAnalytics, AgentSessionStore
     def _ordinals(self, org_id: str, table: str, key: str, ordinal: str, keys: Sequence[tuple[str, str]]
                   ) -> dict[tuple[str, str], int]:
         """(session, key) -> ordinal of the stored rows among `keys` (a message's key is its uuid when it has one)."""
-        months = sorted({m for ms in self._session_months(org_id, sorted({s for s, _ in keys})).values() for m in ms})
+        sids = sorted({s for s, _ in keys})
+        months = self._months_of(org_id, sids)
         if not months:
             return {}
+        # The sessions select the key ranges; a set of pairs would be analysed against every granule.
         rows = self._rows(f"SELECT session_id, {key}, {ordinal} FROM {{db}}.{table} FINAL "
                           "WHERE org_id = {org:String} AND session_month IN {months:Array(Date)} "
-                          f"AND (session_id, {key}) IN {{keys:Array(Tuple(String, String))}}",
-                          {"org": org_id, "months": months, "keys": sorted(set(keys))})
-        return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
+                          f"AND session_id IN {{sids:Array(String)}} AND {key} IN {{keys:Array(String)}}",
+                          {"org": org_id, "months": months, "sids": sids, "keys": sorted({k for _, k in keys})})
+        wanted = set(keys)
+        return {(str(r[0]), str(r[1])): int(r[2]) for r in rows if (r[0], r[1]) in wanted}
+
+    def sessions_with_ordinals_below(self, org_id: str, session_ids: Sequence[str], bound: int) -> set[str]:
+        sids = sorted(set(session_ids))
+        months = self._months_of(org_id, sids)
+        if not months:
+            return set()
+        rows = self._rows("SELECT DISTINCT session_id FROM {db}.messages WHERE org_id = {org:String} "
+                          "AND session_month IN {months:Array(Date)} AND session_id IN {sids:Array(String)} "
+                          "AND ordinal < {bound:UInt64}",
+                          {"org": org_id, "months": months, "sids": sids, "bound": bound})
+        return {str(r[0]) for r in rows}
+
+    def _months_of(self, org_id: str, session_ids: Sequence[str]) -> list[date]:
+        return sorted({m for ms in self._session_months(org_id, session_ids).values() for m in ms})
 
     def last_ordinal(self, org_id: str, session_id: str) -> int | None:
         months = self._session_months(org_id, [session_id]).get(session_id)
