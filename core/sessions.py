@@ -4,35 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.metric_math import Increment, PointIn, increments
+from core.metric_math import Increment, increments
 from core.ports.store import Store
 from core.pricing import PriceTable, normalise_model_name
 
 if TYPE_CHECKING:
-    from core.models import LlmCallView, SessionMetricsSummary
+    from core.models import SessionMetricsSummary
 
 TOKEN_METRICS = frozenset({"claude_code.token.usage", "gemini_cli.token.usage", "gen_ai.client.token.usage"})
 COST_METRICS = frozenset({"claude_code.cost.usage"})
-API_ERROR_EVENTS = ["claude_code.api_error", "gemini_cli.api_error"]
-_PAGE = 1000
 # An SDK may open a delta interval at the first measurement, which the event of the same call precedes by
 # moments; an interval is also covered by a call this little before its start.
 _COVER_SLACK_NS = 5_000_000_000
-
-
-def _points(store: Store, org_id: str, session_id: str) -> list[PointIn]:
-    from core.models import MetricQuery
-
-    out: list[PointIn] = []
-    offset = 0
-    while True:
-        page = store.list_metric_points(org_id, MetricQuery(session_id=session_id, limit=_PAGE, offset=offset))
-        out += [PointIn(p.series_key, p.name, p.temporality,
-                        int(p.start_time.timestamp() * 1e9) if p.start_time else 0,
-                        int(p.timestamp.timestamp() * 1e9), p.value, p.model, p.label_type) for p in page]
-        if len(page) < _PAGE:
-            return out
-        offset += _PAGE
 
 
 def _covered(inc: Increment, calls_by_model: dict[str, list[int]]) -> bool:
@@ -49,16 +32,12 @@ def session_summary(
 ) -> SessionMetricsSummary | None:
     from core.models import SessionMetricsSummary
 
-    session = store.get_session(org_id, session_id)
-    if session is None:
+    facts = store.session_facts(org_id, session_id)
+    if facts is None:
         return None
-    calls: list[LlmCallView] = store.session_llm_calls(org_id, session_id)
-    tools = store.session_tool_calls(org_id, session_id)
-    api_errors = len(store.session_events(org_id, session_id, API_ERROR_EVENTS))
-    span_count = store.session_span_count(org_id, session_id)
     s = SessionMetricsSummary(session_id=session_id)
     calls_by_model: dict[str, list[int]] = {}
-    for c in calls:
+    for c in facts.calls:
         s.tokens_in += c.tokens_in
         s.tokens_out += c.tokens_out
         s.cache_read_tokens += c.cache_read_tokens
@@ -67,19 +46,17 @@ def session_summary(
         s.total_cost_usd += c.cost_usd
         s.cache_savings_usd += c.cache_savings_usd
         s.unpriced_calls += c.unpriced
-        calls_by_model.setdefault(normalise_model_name(c.model or ""), []).append(int(c.time.timestamp() * 1e9))
-    _add_metrics(s, increments(_points(store, org_id, session_id)), calls_by_model, prices)
-    real_tools = [t for t in tools if t.tool_name is not None or t.success is not None]
-    failed_tools = sum(1 for t in real_tools if t.success is False)
-    failed_calls = sum(1 for c in calls if not c.success)
-    s.turn_count = len(calls)
-    s.tool_calls = len(real_tools)
-    s.span_count = span_count
-    s.error_count = failed_tools + failed_calls + api_errors
-    operations = s.turn_count + s.tool_calls + api_errors
+        calls_by_model.setdefault(normalise_model_name(c.model or ""), []).append(c.time_ns)
+    _add_metrics(s, increments(facts.points), calls_by_model, prices)
+    failed_calls = sum(1 for c in facts.calls if not c.success)
+    s.turn_count = len(facts.calls)
+    s.tool_calls = facts.tool_calls
+    s.span_count = facts.span_count
+    s.error_count = facts.failed_tool_calls + failed_calls + facts.api_errors
+    operations = s.turn_count + s.tool_calls + facts.api_errors
     s.success_rate = round((operations - s.error_count) / operations, 4) if operations else 0.0
-    if session.started_at and session.last_seen_at:
-        s.duration_ms = int((session.last_seen_at - session.started_at).total_seconds() * 1000)
+    if facts.started_at and facts.last_seen_at:
+        s.duration_ms = int((facts.last_seen_at - facts.started_at).total_seconds() * 1000)
     s.total_cost_usd = round(s.total_cost_usd, 10)
     s.cache_savings_usd = round(s.cache_savings_usd, 10)
     return s

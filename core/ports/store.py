@@ -6,14 +6,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
+from core.metric_math import PointIn
 from core.ports.catalog import CatalogStore
 from core.ports.chains import ChainStore
 from core.ports.erasure import ErasureStore
 from core.ports.event_log import EventLogStore
 from core.ports.hooks import HookStore
-from core.ports.insights import InsightStore
+from core.ports.insights import API_ERROR_EVENTS, InsightStore
 from core.ports.maintenance import MaintenanceStore
 from core.ports.span_views import SpanViewStore
 from core.records import Batch, LlmCallRecord
@@ -92,6 +94,46 @@ class SessionRollup(NamedTuple):
     computed_ns: int
 
 
+class CallFact(NamedTuple):
+    """What a session's rollup needs of one LLM call."""
+
+    model: str | None
+    time_ns: int
+    tokens_in: int
+    tokens_out: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+    reasoning_tokens: int
+    cost_usd: float
+    cache_savings_usd: float
+    unpriced: bool
+    success: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFacts:
+    """A session's facts as its rollup reads them: its LLM calls in time order, its metric points newest first,
+    and counts of the rest (tool calls with a name or outcome, failed ones, API error events, spans)."""
+
+    started_at: datetime | None
+    last_seen_at: datetime | None
+    calls: list[CallFact]
+    points: list[PointIn]
+    tool_calls: int
+    failed_tool_calls: int
+    api_errors: int
+    span_count: int
+
+
+_POINT_PAGE = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _ns(moment: datetime) -> int:
+    """A view's time back in nanoseconds, exact to its microsecond (a float timestamp would round)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
 class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ChainStore, HookStore, EventLogStore,
             MaintenanceStore, ABC):
     """Operational store. Every method is scoped to one org; no call can see another org's rows."""
@@ -129,6 +171,36 @@ class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ChainStore,
 
     @abstractmethod
     def list_metric_points(self, org_id: str, query: MetricQuery) -> list[MetricPointView]: ...
+
+    def session_facts(self, org_id: str, session_id: str) -> SessionFacts | None:
+        """What the session's rollup is computed from (None: no such session). This default reads the
+        session's views; an adapter that can select the few columns itself (SQLite) overrides it, so the
+        aggregate worker builds no read model per call and tool call."""
+        from core.models import MetricQuery
+
+        session = self.get_session(org_id, session_id)
+        if session is None:
+            return None
+        calls = [CallFact(c.model, _ns(c.time), c.tokens_in, c.tokens_out, c.cache_read_tokens,
+                          c.cache_creation_tokens, c.reasoning_tokens, c.cost_usd, c.cache_savings_usd, c.unpriced,
+                          c.success)
+                 for c in self.session_llm_calls(org_id, session_id)]
+        points: list[PointIn] = []
+        while True:
+            page = self.list_metric_points(org_id, MetricQuery(session_id=session_id, limit=_POINT_PAGE,
+                                                               offset=len(points)))
+            points += [PointIn(p.series_key, p.name, p.temporality, _ns(p.start_time) if p.start_time else 0,
+                               _ns(p.timestamp), p.value, p.model, p.label_type) for p in page]
+            if len(page) < _POINT_PAGE:
+                break
+        tools = [t for t in self.session_tool_calls(org_id, session_id)
+                 if t.tool_name is not None or t.success is not None]
+        return SessionFacts(
+            started_at=session.started_at, last_seen_at=session.last_seen_at, calls=calls, points=points,
+            tool_calls=len(tools), failed_tool_calls=sum(1 for t in tools if t.success is False),
+            api_errors=len(self.session_events(org_id, session_id, list(API_ERROR_EVENTS))),
+            span_count=self.session_span_count(org_id, session_id),
+        )
 
     @abstractmethod
     def save_session_rollup(self, org_id: str, session_id: str, rollup_json: str, computed_ns: int) -> None:

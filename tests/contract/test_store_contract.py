@@ -12,7 +12,17 @@ from core.ingest import IngestService
 from core.models import MetricQuery, SpanQuery, TraceQuery
 from core.ports.store import SessionLink, SessionRollup, Store
 from core.pricing import PriceTable
-from core.records import Batch, LlmCallRecord, SessionRecord, ToolCallRecord, Usage
+from core.records import (
+    Batch,
+    EventRecord,
+    Links,
+    LlmCallRecord,
+    MetricPointRecord,
+    SessionRecord,
+    SpanRecord,
+    ToolCallRecord,
+    Usage,
+)
 from core.span_filter import SpanFilter
 from tests.payloads import log_request, trace_request
 
@@ -147,6 +157,59 @@ def test_rollups_saved_together_keep_each_sessions_newest(store: Store) -> None:
                  for org, sid in (("acme", "a"), ("acme", "b"), ("acme", "missing"), ("other", "a"))}
     assert summaries == {("acme", "a"): {"v": "a"}, ("acme", "b"): {"v": "b-newer"}, ("acme", "missing"): None,
                          ("other", "a"): {"v": "other-a"}}
+
+
+def _facts_batch(org: str, session_id: str) -> Batch:
+    """A session (times in whole microseconds, which the read views keep) with calls of two models (one failed,
+    one unpriced), tool calls (one failed, one known only by its approval), an API error among other events, delta
+    and cumulative metric points and three spans."""
+    t0 = 1_760_000_000_000_000_000
+    calls = [LlmCallRecord(f"{session_id}-c{i}", session_id, t0 + i * 10**9, 5.0,
+                           Usage(model=model, tokens_in=10 * i, tokens_out=i, cache_read_tokens=2,
+                                 cache_creation_tokens=1, reasoning_tokens=i % 2, computed_cost_usd=cost,
+                                 cache_savings_usd=0.001 * i, unpriced=cost is None),
+                           success=i != 2)
+             for i, (model, cost) in enumerate([("claude-haiku-4-5", 0.01), ("claude-sonnet-4-5", 0.2),
+                                                ("claude-haiku-4-5", 0.03), ("mystery-model", None)])]
+    tools = [ToolCallRecord(f"{session_id}-ok", session_id, "Bash", t0, success=True),
+             ToolCallRecord(f"{session_id}-bad", session_id, "Edit", t0 + 1, success=False),
+             ToolCallRecord(f"span:{session_id}:cd", session_id, decision="accept")]
+    events = [EventRecord(f"{session_id}-e{i}", name, "claude_code", t0 + i, session_id, None, None, None, None,
+                          None, "{}", "{}")
+              for i, name in enumerate(["claude_code.api_error", "claude_code.user_prompt"])]
+    points = [MetricPointRecord(f"{session_id}-tok", "claude_code.token.usage", "sum", "delta", t0 - 10_000,
+                                t0 + 50 * 10**9, 40.0, session_id, "claude-haiku-4-5", "input", "{}", "{}"),
+              *(MetricPointRecord(f"{session_id}-lines", "claude_code.lines_of_code.count", "sum", "cumulative",
+                                  t0, t0 + k * 1000, v, session_id, None, "added", "{}", "{}")
+                for k, v in ((5, 3.0), (9, 7.0)))]
+    spans = [SpanRecord(f"{session_id:0<32}"[:32], f"{i:016x}", None, "claude_code.tool", "internal", "ok", None,
+                        t0 + i, t0 + i + 5, session_id, "claude-code", "claude_code", "", Usage(), Links(), "{}", "{}",
+                        None) for i in range(1, 4)]
+    return Batch(org, spans=spans, events=events, llm_calls=calls, tool_calls=tools, metric_points=points,
+                 sessions={session_id: SessionRecord(session_id, t0, t0 + 90 * 10**9 + 123_456)})
+
+
+def test_session_facts_select_what_the_rollup_reads_within_the_org(store: Store) -> None:
+    with store.unit_of_work() as uow:
+        uow.write(_facts_batch("acme", "s-facts"), "f1", [])
+        uow.write(_facts_batch("acme", "s-other"), "f2", [])
+        uow.write(_facts_batch("globex", "s-facts"), "f3", [])
+    facts = store.session_facts("acme", "s-facts")
+    assert facts is not None
+    # The adapter's own selection (when it has one) agrees with the port's default built from the read views.
+    assert facts == Store.session_facts(store, "acme", "s-facts")
+    assert [(c.model, c.tokens_in, c.success, c.unpriced) for c in facts.calls] == [
+        ("claude-haiku-4-5", 0, True, False), ("claude-sonnet-4-5", 10, True, False),
+        ("claude-haiku-4-5", 20, False, False), ("mystery-model", 30, True, True)]
+    assert [c.time_ns - facts.calls[0].time_ns for c in facts.calls] == [0, 10**9, 2 * 10**9, 3 * 10**9]
+    assert [(p.series_key, p.value) for p in facts.points] == [("s-facts-tok", 40.0), ("s-facts-lines", 7.0),
+                                                                ("s-facts-lines", 3.0)]
+    assert (facts.tool_calls, facts.failed_tool_calls, facts.api_errors, facts.span_count) == (2, 1, 1, 3)
+    assert facts.started_at is not None and facts.last_seen_at is not None
+    assert store.session_facts("acme", "missing") is None
+    assert store.session_facts("initech", "s-facts") is None
+    globex = store.session_facts("globex", "s-facts")
+    assert globex is not None and globex.span_count == 3 and len(globex.calls) == 4
 
 
 def test_a_session_learns_its_workspace_from_span_attributes(store: Store) -> None:

@@ -18,6 +18,7 @@ from tests.contract.test_store_contract import (
     test_outbox_is_durable_until_acknowledged,
     test_replaying_a_batch_changes_no_stored_fact,
     test_rollups_saved_together_keep_each_sessions_newest,
+    test_session_facts_select_what_the_rollup_reads_within_the_org,
     test_sessions_merge_first_last_seen_and_models,
     test_tool_call_sources_fill_fields_and_never_clear_them,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "test_outbox_is_durable_until_acknowledged",
     "test_replaying_a_batch_changes_no_stored_fact",
     "test_rollups_saved_together_keep_each_sessions_newest",
+    "test_session_facts_select_what_the_rollup_reads_within_the_org",
     "test_sessions_merge_first_last_seen_and_models",
     "test_tool_call_sources_fill_fields_and_never_clear_them",
 ]

@@ -118,10 +118,13 @@ def test_models_of_every_provider_are_priced(stores: list[SqliteStore]) -> None:
     assert priced and all(not s.unpriced and s.cost_usd > 0 for s in priced)
 
 
-def test_seed_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_seed_command(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     import json
 
     from emulator.cli import main
+
+    # Analytics off: embedded ClickHouse opens one data directory per process, and the suite's is shared.
+    monkeypatch.setenv("OBSERVATORY_CLICKHOUSE_URL", "off")
 
     data = tmp_path / "cli-data"
     args = ["seed", "--profile", "minimal", "--data-dir", str(data), "--seed", "9", "--org", "acme",

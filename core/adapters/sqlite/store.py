@@ -20,7 +20,7 @@ from core.adapters.sqlite.maintenance import SqliteMaintenance
 from core.adapters.sqlite.schema import SPAN_COLUMNS
 from core.adapters.sqlite.span_views import SqliteSpanViews
 from core.errors import StorageUnavailable
-from core.ports.store import IngestUnitOfWork, OutboxMessage, SessionLink, SessionRollup, Store
+from core.ports.store import IngestUnitOfWork, OutboxMessage, SessionFacts, SessionLink, SessionRollup, Store
 from core.records import Batch, LlmCallRecord, Usage
 
 if TYPE_CHECKING:
@@ -341,6 +341,11 @@ class SqliteStore(SqliteCatalog, SqliteInsights, SqliteSpanViews, SqliteErasure,
             "SELECT COUNT(*) FROM spans WHERE org_id = ? AND session_id = ?", (org_id, session_id)
         ).fetchone()
         return int(row[0])
+
+    def session_facts(self, org_id: str, session_id: str) -> SessionFacts | None:
+        from core.adapters.sqlite.session_facts import session_facts
+
+        return session_facts(self._reader(), org_id, session_id)
 
     def list_metric_points(self, org_id: str, query: MetricQuery) -> list[MetricPointView]:
         from core.adapters.sqlite import reads
