@@ -1,4 +1,5 @@
-"""The aggregate worker's writes on SQLite: one write transaction per delivery, however many sessions it touched."""
+"""The local worker's writes on SQLite: one write transaction per delivery for the session rollups, however many
+sessions it touched, and one for the outbox acknowledgement, however many messages it delivered."""
 
 from __future__ import annotations
 
@@ -16,28 +17,47 @@ from core.span_filter import SpanFilter
 from tests.payloads import trace_request
 
 
-def test_a_delivery_saves_every_session_rollup_in_one_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _ingested(tmp_path: Path, sessions: list[str]) -> SqliteStore:
     store = SqliteStore(tmp_path / "store.db")
     svc = IngestService(store, PriceTable.load(), SpanFilter.from_env({}))
-    sessions = [f"s{i}" for i in range(6)]
     for i, sid in enumerate(sessions):
         svc.ingest("acme", "traces", trace_request(2, attrs={"session.id": sid}), f"d{i}")
-    payloads = [m.payload for m in store.claim_outbox(100)]
-    writes = 0
+    return store
+
+
+def _count_writes(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every write of the worker holds the lock ingest waits on: once per delivery keeps ingest's latency flat."""
+    writes = [0]
     transaction = store.transaction
 
     @contextmanager
     def counted() -> Iterator[object]:
-        nonlocal writes
-        writes += 1
+        writes[0] += 1
         with transaction() as conn:
             yield conn
 
-    # Every write of the worker holds the lock ingest waits on: once per delivery keeps ingest's latency flat.
     monkeypatch.setattr(store, "transaction", counted)
+    return writes
+
+
+def test_a_delivery_saves_every_session_rollup_in_one_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sessions = [f"s{i}" for i in range(6)]
+    store = _ingested(tmp_path, sessions)
+    payloads = [m.payload for m in store.claim_outbox(100)]
+    writes = _count_writes(store, monkeypatch)
     assert handle_ingested(store, PriceTable.load(), payloads) == len(sessions)
-    assert writes == 1
+    assert writes == [1]
     for sid in sessions:
         session = store.get_session("acme", sid)
         assert session is not None and session.summary is not None and session.summary["span_count"] == 2
+    store.close()
+
+
+def test_a_deliverys_acknowledgement_is_one_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _ingested(tmp_path, [f"s{i}" for i in range(5)])
+    ids = [m.id for m in store.claim_outbox(100)]
+    writes = _count_writes(store, monkeypatch)
+    store.ack_outbox(ids)
+    assert len(ids) == 5 and writes == [1]
+    assert store.claim_outbox(100) == [] and store.outbox_backlog() == 0
     store.close()

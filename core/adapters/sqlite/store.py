@@ -416,8 +416,8 @@ class SqliteStore(SqliteCatalog, SqliteInsights, SqliteSpanViews, SqliteErasure,
     def ack_outbox(self, ids: list[int]) -> None:
         if not ids:
             return
-        with self._write_lock:
-            self._writer.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+        with self.transaction() as conn:  # one commit for the delivery, not one per message
+            conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
 
     def outbox_backlog(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
