@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from core.adapters.local_bus import OutboxBus
 from core.adapters.null_analytics import NullAnalytics
 from core.adapters.sqlite import SqliteStore
-from core.aggregate import RollupSink, handle_ingested
 from core.auth import KeyResolver
 from core.config import Settings, get_settings
 from core.ingest import IngestService
@@ -24,6 +23,7 @@ from core.span_filter import SpanFilter
 
 if TYPE_CHECKING:  # imported lazily: the Pub/Sub client and the trace archives are used by some deployments only
     from core.adapters.pubsub_bus import PubsubBus
+    from core.aggregate import RollupSink
     from core.ports.trace_archive import TraceArchive
 
 
@@ -85,6 +85,8 @@ def build(settings: Settings) -> Container:
     holder: list[Container] = []  # the handlers reach the container's analytics, opened on first delivery
 
     def aggregate(payloads: list[bytes]) -> None:
+        from core.aggregate import handle_ingested  # lazy: the worker's, not an ingest function's cold start
+
         handle_ingested(store, prices, payloads, rollups=rollup_sink(holder) if settings.clickhouse_url else None)
 
     bus.subscribe(TELEMETRY_INGESTED, aggregate)

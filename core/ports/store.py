@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, NamedTuple
 
-from core.metric_math import PointIn
 from core.ports.catalog import CatalogStore
 from core.ports.chains import ChainStore
 from core.ports.erasure import ErasureStore
@@ -20,7 +19,7 @@ from core.ports.maintenance import MaintenanceStore
 from core.ports.span_views import SpanViewStore
 from core.records import Batch, LlmCallRecord
 
-if TYPE_CHECKING:  # pydantic read models stay out of the ingest cold start
+if TYPE_CHECKING:  # pydantic read models and the rollup's inputs stay out of the ingest cold start
     from core.models import (
         EventView,
         LlmCallView,
@@ -33,6 +32,7 @@ if TYPE_CHECKING:  # pydantic read models stay out of the ingest cold start
         TraceQuery,
         TraceSummary,
     )
+    from core.session_facts import SessionFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,37 +94,6 @@ class SessionRollup(NamedTuple):
     computed_ns: int
 
 
-class CallFact(NamedTuple):
-    """What a session's rollup needs of one LLM call."""
-
-    model: str | None
-    time_ns: int
-    tokens_in: int
-    tokens_out: int
-    cache_read_tokens: int
-    cache_creation_tokens: int
-    reasoning_tokens: int
-    cost_usd: float
-    cache_savings_usd: float
-    unpriced: bool
-    success: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SessionFacts:
-    """A session's facts as its rollup reads them: its LLM calls in time order, its metric points newest first,
-    and counts of the rest (tool calls with a name or outcome, failed ones, API error events, spans)."""
-
-    started_at: datetime | None
-    last_seen_at: datetime | None
-    calls: list[CallFact]
-    points: list[PointIn]
-    tool_calls: int
-    failed_tool_calls: int
-    api_errors: int
-    span_count: int
-
-
 _POINT_PAGE = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -176,7 +145,9 @@ class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ChainStore,
         """What the session's rollup is computed from (None: no such session). This default reads the
         session's views; an adapter that can select the few columns itself (SQLite) overrides it, so the
         aggregate worker builds no read model per call and tool call."""
+        from core.metric_math import PointIn
         from core.models import MetricQuery
+        from core.session_facts import CallFact, SessionFacts
 
         session = self.get_session(org_id, session_id)
         if session is None:

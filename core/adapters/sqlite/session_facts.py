@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from core.metric_math import PointIn
 from core.ports.insights import API_ERROR_EVENTS
-from core.ports.store import CallFact, SessionFacts
+from core.session_facts import CallFact, SessionFacts
 
 _CALLS = ("SELECT model, time_ns, tokens_in, tokens_out, cache_read_tokens, cache_creation_tokens, reasoning_tokens, "
           "cost_usd, cache_savings_usd, unpriced, success FROM llm_calls WHERE org_id = ? AND session_id = ? "

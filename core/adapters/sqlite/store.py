@@ -20,7 +20,7 @@ from core.adapters.sqlite.maintenance import SqliteMaintenance
 from core.adapters.sqlite.schema import SPAN_COLUMNS
 from core.adapters.sqlite.span_views import SqliteSpanViews
 from core.errors import StorageUnavailable
-from core.ports.store import IngestUnitOfWork, OutboxMessage, SessionFacts, SessionLink, SessionRollup, Store
+from core.ports.store import IngestUnitOfWork, OutboxMessage, SessionLink, SessionRollup, Store
 from core.records import Batch, LlmCallRecord, Usage
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         TraceQuery,
         TraceSummary,
     )
+    from core.session_facts import SessionFacts
 
 _SPAN_KEEP_LINKS = ("task_id", "assignment_id", "chain_id", "stage_id", "message_id", "workspace")
 _UPSERT_SPANS = (
