@@ -35,7 +35,8 @@ from core.catalog.models import Id
 from core.errors import BadParameter
 from core.normalise.content import mask_text
 from core.ports.bus import TELEMETRY_INGESTED
-from core.ports.hooks import HookEffects, HookLinks, HookRecord, HookStore, ToolEnd, ToolStart
+from core.ports.hook_records import HookEffects, HookLinks, HookRecord, ToolEnd, ToolStart
+from core.ports.hooks import HookStore
 from core.ports.span_views import SPAN_SESSIONS
 from core.record_codec import encode_extra
 from core.records import EventRecord, SessionRecord, ToolCallRecord

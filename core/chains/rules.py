@@ -22,7 +22,7 @@ from core.chains.models import (
 )
 from core.errors import BadParameter, Conflict
 from core.events import APPROVAL_DECISION, APPROVAL_REQUESTED, METRICS_UPDATED, ChangeEvent
-from core.ports.chains import ChainChange, ErrorEntry, MetricEntry, StageChange
+from core.ports.chain_records import ChainChange, ErrorEntry, MetricEntry, StageChange
 
 FINAL = frozenset({"completed", "failed"})
 

@@ -46,7 +46,8 @@ from core.errors import BadParameter, Conflict, NotFound
 from core.hierarchy.names import path_span_id
 from core.models import MAX_LIMIT, PageQuery, SpanView
 from core.ports.catalog import DuplicateId
-from core.ports.chains import ChainDecision, IdempotencyConflict, StageDecision
+from core.ports.chain_records import ChainDecision, StageDecision
+from core.ports.chains import IdempotencyConflict
 from core.ports.store import Store
 
 T = TypeVar("T")

@@ -24,7 +24,8 @@ from core.errors import BadParameter, Conflict
 from core.events import APPROVAL_DECISION, APPROVAL_REQUESTED, METRICS_UPDATED
 from core.models import SpanQuery
 from core.ports.catalog import DuplicateId
-from core.ports.chains import IdempotencyConflict, StageChange
+from core.ports.chain_records import StageChange
+from core.ports.chains import IdempotencyConflict
 from core.ports.store import Store
 from tests.contract import test_store_contract as _contract
 from tests.payloads import trace_request

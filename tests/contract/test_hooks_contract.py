@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from core.models import SpanQuery
-from core.ports.hooks import HookEffects, HookLinks, HookRecord, ToolEnd, ToolStart
+from core.ports.hook_records import HookEffects, HookLinks, HookRecord, ToolEnd, ToolStart
 from core.ports.store import Store
 from tests.contract import test_store_contract as _contract
 from tests.payloads import trace_request

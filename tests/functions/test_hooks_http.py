@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from core.models import SpanQuery
-from core.ports.hooks import HookLinks
+from core.ports.hook_records import HookLinks
 from functions import _bootstrap
 from tests.payloads import trace_request
 

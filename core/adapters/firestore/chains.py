@@ -15,17 +15,9 @@ from core.adapters.firestore.event_log import append_in_transaction, write_appen
 from core.adapters.firestore.indexes import QueryShape
 from core.adapters.sqlite.times import from_ns, to_ns
 from core.ports.catalog import DuplicateId
-from core.ports.chains import (
-    ChainDecision,
-    ChainOutcome,
-    ChainStore,
-    IdempotencyConflict,
-    MetricEntry,
-    StageDecision,
-    StageOutcome,
-)
+from core.ports.chains import ChainStore, IdempotencyConflict
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the records load with the first change (local imports below), not with the Store
     from core.chains.models import (
         AgentStatsResult,
         ChainQuery,
@@ -39,6 +31,7 @@ if TYPE_CHECKING:
     )
     from core.events import ChangeEvent
     from core.models import SpanView
+    from core.ports.chain_records import ChainDecision, ChainOutcome, MetricEntry, StageDecision, StageOutcome
 
 Doc = dict[str, Any]
 
@@ -322,6 +315,8 @@ class FirestoreChains(ChainStore):
         return False
 
     def change_chain(self, org_id: str, chain_id: str, decide: ChainDecision) -> ChainOutcome | None:
+        from core.ports.chain_records import ChainOutcome
+
         def run(txn: Any) -> ChainOutcome | None:
             doc = self._doc(org_id, CHAINS, chain_id, txn=txn)
             if doc is None:
@@ -438,6 +433,8 @@ class FirestoreChains(ChainStore):
         return [_stage(d) for d in sorted(docs, key=lambda d: d["stage_number"])]
 
     def change_stage(self, org_id: str, stage_id: str, decide: StageDecision) -> StageOutcome | None:
+        from core.ports.chain_records import StageOutcome
+
         def run(txn: Any) -> StageOutcome | None:
             doc = self._doc(org_id, STAGES, stage_id, txn=txn)
             if doc is None:

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from core.adapters.firestore import layout
 from core.adapters.firestore.indexes import QueryShape
-from core.ports.hooks import HookEffects, HookLinks, HookNotice, HookOutcome, HookRecord, HookSession, HookStore
+from core.ports.hooks import HookStore
 
-if TYPE_CHECKING:
-    from core.ports.hooks import ToolEnd, ToolStart
+if TYPE_CHECKING:  # the records load with the first hook (local imports below), not with the Store
+    from core.ports.hook_records import HookNotice, HookOutcome, HookRecord, HookSession, ToolEnd, ToolStart
 
 Doc = dict[str, Any]
 _MAX_WRITES = 500  # Firestore's writes per commit
@@ -164,6 +164,8 @@ class FirestoreHooks(HookStore):
     def record_hook(self, org_id: str, hook: HookRecord, notice: HookNotice | None = None) -> HookOutcome:
         from google.cloud import firestore
 
+        from core.ports.hook_records import HookEffects, HookOutcome
+
         client = self.client
         sid = hook.session_id
         event_ref = client.document(layout.org_path(org_id, layout.EVENTS, hook.key))
@@ -290,6 +292,7 @@ class FirestoreHooks(HookStore):
 
     def hook_session(self, org_id: str, session_id: str) -> HookSession | None:
         from core.adapters.firestore.reads import get_docs
+        from core.ports.hook_records import HookLinks, HookSession
 
         session_path = layout.org_path(org_id, layout.SESSIONS, session_id)
         link_path = layout.org_path(org_id, layout.SESSION_LINKS, session_id)

@@ -13,17 +13,9 @@ from core.adapters.sqlite.base import SqliteBase
 from core.adapters.sqlite.event_log import append_events
 from core.adapters.sqlite.times import from_ns, to_ns
 from core.ports.catalog import DuplicateId
-from core.ports.chains import (
-    ChainDecision,
-    ChainOutcome,
-    ChainStore,
-    IdempotencyConflict,
-    MetricEntry,
-    StageDecision,
-    StageOutcome,
-)
+from core.ports.chains import ChainStore, IdempotencyConflict
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the records load with the first change (local imports below), not with the Store
     from core.chains.models import (
         AgentStatsResult,
         ChainQuery,
@@ -36,6 +28,7 @@ if TYPE_CHECKING:
         PendingApprovalInfo,
     )
     from core.models import SpanView
+    from core.ports.chain_records import ChainDecision, ChainOutcome, MetricEntry, StageDecision, StageOutcome
 
 # Timestamps are integer nanoseconds (`*_ns` columns hold the models' `*_at`). Foreign keys carry org_id, so a
 # stage, metric entry or error can only belong to a chain of its own org; deleting a chain deletes them all.
@@ -360,6 +353,8 @@ class SqliteChains(SqliteBase, ChainStore):
         return True
 
     def change_chain(self, org_id: str, chain_id: str, decide: ChainDecision) -> ChainOutcome | None:
+        from core.ports.chain_records import ChainOutcome
+
         with self.transaction() as conn:
             row = self._chain_row(conn, org_id, chain_id)
             if row is None:
@@ -433,6 +428,8 @@ class SqliteChains(SqliteBase, ChainStore):
         return [_stage(r) for r in rows]
 
     def change_stage(self, org_id: str, stage_id: str, decide: StageDecision) -> StageOutcome | None:
+        from core.ports.chain_records import StageOutcome
+
         with self.transaction() as conn:
             row = self._stage_row(conn, org_id, stage_id)
             if row is None:

@@ -5,18 +5,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from typing import TYPE_CHECKING
 
 from core.adapters.sqlite.base import SqliteBase
-from core.ports.hooks import (
-    HookEffects,
-    HookLinks,
-    HookNotice,
-    HookOutcome,
-    HookRecord,
-    HookSession,
-    ToolEnd,
-    ToolStart,
-)
+
+if TYPE_CHECKING:  # the records load with the first hook (local imports below), not with the Store
+    from core.ports.hook_records import HookNotice, HookOutcome, HookRecord, HookSession, ToolEnd, ToolStart
 
 # Hooks add to the telemetry tables rather than keeping their own, so erasing a session erases what hooks told
 # (events, tool calls, the session row). The chain, stage and message a session was started for are
@@ -101,6 +95,8 @@ _INSERT_EVENT = (
 
 class SqliteHooks(SqliteBase):
     def record_hook(self, org_id: str, hook: HookRecord, notice: HookNotice | None = None) -> HookOutcome:
+        from core.ports.hook_records import HookEffects, HookOutcome
+
         with self.transaction() as conn:
             seen = conn.execute("SELECT attributes FROM events WHERE org_id = ? AND event_key = ?",
                                 (org_id, hook.key)).fetchone()
@@ -138,6 +134,8 @@ class SqliteHooks(SqliteBase):
         return HookOutcome(False, tool_use_id, spans)
 
     def hook_session(self, org_id: str, session_id: str) -> HookSession | None:
+        from core.ports.hook_records import HookLinks, HookSession
+
         r = self._reader().execute(
             "SELECT s.*, l.task_id AS link_task_id FROM sessions s LEFT JOIN session_links l "
             "ON l.org_id = s.org_id AND l.session_id = s.session_id WHERE s.org_id = ? AND s.session_id = ?",
