@@ -24,15 +24,35 @@ from core.records import Batch, LlmCallRecord, SpanRecord, ToolCallRecord, Usage
 _PLACEHOLDER = "span:"
 _TOOL_RECORD_FIELDS = tuple(f.name for f in fields(ToolCallRecord) if f.name != "tool_use_id")
 
-# A column: (name, wire type, value of a record). LowCardinality columns travel as plain strings (the engine builds
-# the dictionaries, faster than the client); values are read with attrgetter, so each column is one C-level pass.
-Column = tuple[str, str, Callable[[Any], Any]]
+# A column: (name, wire type, the record's attribute path or a function of the record). LowCardinality columns
+# travel as plain strings (the engine builds the dictionaries, faster than the client). Paths are read with
+# attrgetter, one C-level pass per column; a nested path's parents ("usage", "links") are read once per batch.
+Column = tuple[str, str, str | Callable[[Any], Any]]
 _S, _NS, _I, _F, _NF, _B, _NB, _U = ("String", "Nullable(String)", "Int64", "Float64", "Nullable(Float64)", "Bool",
                                      "Nullable(Bool)", "UInt64")
 
 
-def _get(path: str) -> Callable[[Any], Any]:
-    return attrgetter(path)
+def _get(path: str) -> str:
+    return path
+
+
+def _column_values(records: Sequence[Any], columns: Sequence[Column]) -> list[list[Any]]:
+    """Each column's values over ``records``. Reading "usage.model" as the usages' "model" after one pass over
+    "usage" halves the attribute reads of nested columns (about 40% of a span's column reads)."""
+    parents: dict[str, list[Any]] = {}
+    out: list[list[Any]] = []
+    for _, _, value in columns:
+        if not isinstance(value, str):
+            out.append(list(map(value, records)))
+            continue
+        parent, _, name = value.rpartition(".")
+        owners: Sequence[Any] = records
+        if parent:
+            if parent not in parents:
+                parents[parent] = list(map(attrgetter(parent), records))
+            owners = parents[parent]
+        out.append(list(map(attrgetter(name), owners)))
+    return out
 
 
 _SPAN_COLUMNS: tuple[Column, ...] = (
@@ -297,8 +317,7 @@ class ClickHouseHistory(TelemetryHistory):
         org_id and version. The deduplication token names the table, the version, the size and a digest of the
         keys: a redelivered batch (same version) is dropped by the engine; a replay under a new version is
         absorbed by the tables' merges instead."""
-        data: list[list[Any]] = [[org_id] * len(records)]
-        data += [list(map(value, records)) for _, _, value in columns]
+        data: list[list[Any]] = [[org_id] * len(records), *_column_values(records, columns)]
         names = ["org_id", *(c[0] for c in columns)]
         types = ["String", *(c[1] for c in columns)]
         if versioned:
