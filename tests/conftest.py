@@ -76,10 +76,15 @@ def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Ser
     env = {k: v for k, v in os.environ.items() if not k.startswith("OBSERVATORY_")}
     env.update(extra_env or {})
     env["OBSERVATORY_BUS_POLL_S"] = "0.05"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+    # stderr (the server's and its worker's) goes to a file: a pipe nobody reads while the server runs would
+    # block it once its buffer filled.
+    log_path = data_dir.parent / f"server-{port}.stderr"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "emulator.cli", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -90,9 +95,9 @@ def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Ser
         except OSError:
             time.sleep(0.1)
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise RuntimeError(f"server exited: {log_path.read_text(errors='replace')[-4000:]}")
     proc.kill()
-    raise RuntimeError("server did not become healthy in 30 s")
+    raise RuntimeError(f"server did not become healthy in 30 s: {log_path.read_text(errors='replace')[-4000:]}")
 
 
 def stop_server(server: Server) -> None:
