@@ -42,7 +42,7 @@ test: install-dev
 	$(BIN)/mypy
 	$(BIN)/pytest
 	# The HTTP suites again on the Firestore store (emulator): every route answers the same on both adapters.
-	OBSERVATORY_TEST_STORE=firestore $(BIN)/pytest -q tests/functions
+	OBSERVATORY_TEST_STORE=firestore $(BIN)/pytest tests/functions
 
 bench: install-dev
 	$(BIN)/python bench/ingest.py
