@@ -1,5 +1,7 @@
-"""The chains area's records: metric and error entries, the changes a decision makes and their outcomes (kept
-apart from ChainStore so the Store port loads without them)."""
+"""The chains area's records: metric and error entries, the changes a decision makes, and their outcomes."""
+
+# Kept apart from ChainStore (core/ports/chains.py) so the Store port, and an ingest function's cold start, load
+# without them.
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The hooks area's records: what a hook reports, what recording it changed, and a session as hooks see it
-(kept apart from HookStore so the Store port loads without them)."""
+"""The hooks area's records: what a hook reports, what recording it changed, and a session as hooks see it."""
+
+# Kept apart from HookStore (core/ports/hooks.py) so the Store port, and an ingest function's cold start, load
+# without them.
 
 from __future__ import annotations
 
