@@ -39,6 +39,17 @@ WRITE_BATCHES = textwrap.dedent("""
     store.close()
 """)
 
+# Waits for a common start time, then opens the store (migrating a new file) and reads from it.
+OPEN_AT = textwrap.dedent("""
+    import sys, time
+    from core.adapters.sqlite import SqliteStore
+    while time.time() < float(sys.argv[2]):  # spin: a sleeping process wakes too late to race
+        pass
+    store = SqliteStore(sys.argv[1])
+    store._reader().execute("SELECT COUNT(*) FROM spans").fetchone()
+    store.close()
+""")
+
 
 def _python(code: str, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, text=True, stdout=subprocess.PIPE,
@@ -72,6 +83,21 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     finally:
         store.close()
     assert count == 2 * 40 * 20
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    # As at `observatory serve`'s start: server workers and the bus worker create the same new file together.
+    # Switching a new file to WAL needs a lock SQLite does not wait for; before the switch was made under the
+    # write lock, opens here failed in most runs with "database is locked".
+    errors = []
+    for n in range(8):
+        start = str(time.time() + 1.5)  # all three imported and spinning by then
+        procs = [_python(OPEN_AT, str(tmp_path / f"store-{n}" / "observatory.db"), start) for _ in range(3)]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            if proc.returncode != 0:
+                errors.append(err.strip().splitlines()[-1])
+    assert errors == []
 
 
 def _alive(pid: int) -> bool:

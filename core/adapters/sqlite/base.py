@@ -64,16 +64,22 @@ class SqliteBase:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_lock = _WriteLock(self.path.with_name(self.path.name + ".writelock"))
         self._local = threading.local()
-        self._writer = self._connect()
-        # Checkpoints (which fsync the database file) run on a background thread, not inside a request's
-        # commit; started on first write so it lives in the serving process (after any fork).
-        self._writer.execute("PRAGMA wal_autocheckpoint=0")
         self._checkpointer: threading.Thread | None = None
         self._closed = threading.Event()
         self._ids_lock = _WriteLock(self.path.with_name(self.path.name + ".ids.writelock"))
-        self._ids_writer: sqlite3.Connection | None = None
+        # WAL mode is a property of the file, set once here under the write locks: a switch from the rollback
+        # journal needs an exclusive lock that SQLite does not wait for, so processes opening a new store at
+        # once (server workers and the bus worker at start) would fail with "database is locked".
         with self._write_lock:
+            self._writer = self._connect()
+            self._writer.execute("PRAGMA journal_mode=WAL")
+            # Checkpoints (which fsync the database file) run on a background thread, not inside a request's
+            # commit; started on first write so it lives in the serving process (after any fork).
+            self._writer.execute("PRAGMA wal_autocheckpoint=0")
             self.schema_version = migrate(self._writer)
+            with self._ids_lock:
+                self._ids_writer = self._connect(lookups=True)
+                self._ids_writer.execute("PRAGMA ids.journal_mode=WAL")
             self._create_lookups()
 
     def start_checkpointer(self) -> None:
@@ -106,8 +112,6 @@ class SqliteBase:
         conn.row_factory = sqlite3.Row
         if lookups:
             conn.execute("ATTACH DATABASE ? AS ids", (str(self.path.with_name(self.path.stem + "-ids.db")),))
-            conn.execute("PRAGMA ids.journal_mode=WAL")
-        conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
@@ -135,8 +139,6 @@ class SqliteBase:
         """A write transaction on the `ids` file only, under its own lock: lookup tables maintained off the
         ingest path (random keys dirty a page per row) never make an ingest commit wait."""
         with self._ids_lock:
-            if self._ids_writer is None:
-                self._ids_writer = self._connect(lookups=True)
             conn = self._ids_writer
             conn.execute("BEGIN")
             try:
@@ -180,8 +182,7 @@ class SqliteBase:
             self._checkpointer.join(timeout=5)
         self._writer.close()
         self._write_lock.close()
-        if self._ids_writer is not None:
-            self._ids_writer.close()
+        self._ids_writer.close()
         self._ids_lock.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
