@@ -11,6 +11,7 @@ import flask
 from pydantic import BaseModel, ValidationError
 
 from core.auth import Headers
+from core.config import get_settings
 from core.errors import BadParameter, CoreError, InvalidPayload
 from core.otlp.transport import read_body
 from core.routes import Route, resolve
@@ -81,11 +82,12 @@ def _cors_headers(request: flask.Request, allowed: tuple[str, ...]) -> dict[str,
 
 def serve(request: flask.Request, function: str, operations: Mapping[str, Operation]) -> flask.Response:
     """Serve one request for ``function``; every failure is a JSON ``{"error": ...}`` with its status."""
-    c = container()
-    cors = _cors_headers(request, c.settings.cors_origins)
+    settings = get_settings()
+    cors = _cors_headers(request, settings.cors_origins)
     if request.method == "OPTIONS":  # a preflight: no auth, the browser sends no key
         return flask.Response(status=204 if cors else 403, headers=cors)
     try:
+        c = container()
         route, path = resolve(request.method, request.path, function)
         op = operations[route.operation]
         org = c.keys.authorize(request.headers, route.scope).org_id
@@ -93,7 +95,7 @@ def serve(request: flask.Request, function: str, operations: Mapping[str, Operat
         body = _validated(op.body, _json_body(request, c.settings.max_body_bytes), "body") if op.body else None
         result = op.handler(Call(org, path, params, body, request.headers, c))
     except CoreError as exc:
-        response = error_response(exc, c.settings.retry_after_s)
+        response = error_response(exc, settings.retry_after_s)
         response.headers.update(cors)
         return response
     if isinstance(result, flask.Response):  # a handler that renders itself (an event stream) passes through

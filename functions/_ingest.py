@@ -7,6 +7,7 @@ import logging
 
 import flask
 
+from core.config import get_settings
 from core.errors import CoreError, MethodNotAllowed
 from core.otlp.codec import RPC_CODES, Signal, decode_request, encode_response, encode_status
 from core.otlp.transport import Encoding, media_encoding, read_body
@@ -27,8 +28,8 @@ def handle(request: flask.Request, signal: Signal | None) -> flask.Response:
         mimetype = (content_type or "").split(";", 1)[0].strip().lower()
     except CoreError:
         encoding, mimetype = "json", "application/json"  # an error body for an unknown media type is JSON
-    c = container()
     try:
+        c = container()  # a store that cannot open yet is a 503 the exporter retries, not a lost batch
         if request.method != "POST":
             raise MethodNotAllowed(f"method {request.method} not allowed: OTLP export uses POST")
         principal = c.keys.authorize(request.headers, "ingest")
@@ -43,7 +44,7 @@ def handle(request: flask.Request, signal: Signal | None) -> flask.Response:
             log.warning("ingest unavailable: %s", exc.message)
         response = _otlp(encode_status(RPC_CODES.get(exc.status, 2), exc.message, encoding), exc.status, mimetype)
         if exc.retryable:
-            response.headers["Retry-After"] = str(c.settings.retry_after_s)
+            response.headers["Retry-After"] = str(get_settings().retry_after_s)
         if exc.status == 405:
             response.headers["Allow"] = "POST"
         return response

@@ -12,6 +12,7 @@ import pytest
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from tests.conftest import ON_FIRESTORE
 from tests.payloads import gemini_json, trace_request
 
 PB = "application/x-protobuf"
@@ -175,3 +176,21 @@ def test_auth_rejects_missing_invalid_and_unscoped_keys(client: Any, keys: None)
     assert globex["count"] == 0
     assert client.get("/api/observatory/spans").status_code == 401
     assert client.get("/api/observatory/spans", headers={"X-Observatory-Key": "ingest-acme-1"}).status_code == 403
+
+
+@pytest.mark.skipif(ON_FIRESTORE, reason="makes the SQLite file unopenable")
+def test_a_store_that_cannot_open_answers_503_and_the_retry_is_stored(client: Any, isolated_env: Any) -> None:
+    # A directory where the database file belongs: SQLite cannot open it. OTLP exporters retry a 503 (not a 500),
+    # so the batch is delayed, not lost.
+    (isolated_env / "observatory.db").mkdir(parents=True)
+    body = trace_request(3).SerializeToString()
+    r = post(client, "/v1/traces", body)
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    assert "store cannot open" in status_pb2.Status.FromString(r.data).message
+    assert client.get("/healthz").status_code == 503
+    r = client.get("/api/observatory/spans")
+    assert r.status_code == 503 and "store cannot open" in r.get_json()["error"]
+    (isolated_env / "observatory.db").rmdir()
+    assert post(client, "/v1/traces", body).status_code == 200
+    assert client.get("/healthz").status_code == 200
+    assert stored_spans(client) == 3

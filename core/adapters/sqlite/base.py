@@ -70,17 +70,22 @@ class SqliteBase:
         # WAL mode is a property of the file, set once here under the write locks: a switch from the rollback
         # journal needs an exclusive lock that SQLite does not wait for, so processes opening a new store at
         # once (server workers and the bus worker at start) would fail with "database is locked".
-        with self._write_lock:
-            self._writer = self._connect()
-            self._writer.execute("PRAGMA journal_mode=WAL")
-            # Checkpoints (which fsync the database file) run on a background thread, not inside a request's
-            # commit; started on first write so it lives in the serving process (after any fork).
-            self._writer.execute("PRAGMA wal_autocheckpoint=0")
-            self.schema_version = migrate(self._writer)
-            with self._ids_lock:
-                self._ids_writer = self._connect(lookups=True)
-                self._ids_writer.execute("PRAGMA ids.journal_mode=WAL")
-            self._create_lookups()
+        try:
+            with self._write_lock:
+                self._writer = self._connect()
+                self._writer.execute("PRAGMA journal_mode=WAL")
+                # Checkpoints (which fsync the database file) run on a background thread, not inside a request's
+                # commit; started on first write so it lives in the serving process (after any fork).
+                self._writer.execute("PRAGMA wal_autocheckpoint=0")
+                self.schema_version = migrate(self._writer)
+                with self._ids_lock:
+                    self._ids_writer = self._connect(lookups=True)
+                    self._ids_writer.execute("PRAGMA ids.journal_mode=WAL")
+                self._create_lookups()
+        except sqlite3.OperationalError as exc:  # locked, unreadable, disk full: the request may retry later
+            self._write_lock.close()
+            self._ids_lock.close()
+            raise StorageUnavailable(f"store cannot open {self.path.name}: {exc}") from exc
 
     def start_checkpointer(self) -> None:
         """Copy committed WAL pages into the database file every second, on a background thread."""
