@@ -25,7 +25,7 @@ from pydantic_core import CoreSchema
 
 from core.errors import BadParameter
 from core.ingest import IngestService
-from core.normalise.attributes import first, to_int, to_str
+from core.normalise.attributes import MAX_INT64, first, to_int, to_str
 from core.normalise.content import mask_content, mask_text
 from core.normalise.jsontext import compact_json
 from core.normalise.linking import link
@@ -44,7 +44,6 @@ _STATUSES = ("unset", "ok", "error")
 _CLAUDE_STATUS = {"completed": "ok", "failed": "error", "cancelled": "error"}
 _LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 _GO_ZERO_YEAR = 1  # Go marshals an unset time.Time as 0001-01-01T00:00:00Z
-_MAX_NS = 2**63 - 1  # the store keeps nanoseconds in signed 64 bits (until 2262)
 _MAX_COUNT = 2**53  # token and call counts: summed by the reads without overflow
 _MAX_DURATION_MS = 10**12
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -169,7 +168,7 @@ class OtelStatus(BaseModel):
 class OtelEvent(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
     name: str
-    time_unix_nano: int = Field(0, ge=0, le=_MAX_NS, alias="timeUnixNano")
+    time_unix_nano: int = Field(0, ge=0, le=MAX_INT64, alias="timeUnixNano")
     attributes: list[Attribute] = Field(default_factory=list)
 
 
@@ -187,8 +186,8 @@ class GeminiSpan(BaseModel):
     parent_span_id: Id | None = Field(None, alias="parentSpanId")
     name: str = Field(min_length=1)
     kind: int = Field(0, ge=0, le=5, description="OTLP span kind: 0 unspecified .. 5 consumer")
-    start_time_unix_nano: int = Field(alias="startTimeUnixNano", gt=0, le=_MAX_NS)
-    end_time_unix_nano: int = Field(0, alias="endTimeUnixNano", ge=0, le=_MAX_NS)
+    start_time_unix_nano: int = Field(alias="startTimeUnixNano", gt=0, le=MAX_INT64)
+    end_time_unix_nano: int = Field(0, alias="endTimeUnixNano", ge=0, le=MAX_INT64)
     attributes: list[Attribute] = Field(default_factory=list)
     status: OtelStatus | None = None
     events: list[OtelEvent] = Field(default_factory=list)

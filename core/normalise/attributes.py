@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+# Stores keep integers (token counts, nanosecond times) in signed 64 bits: a time past this is after 2262.
+MAX_INT64 = 2**63 - 1
+
+
+def valid_ns(time_ns: int) -> bool:
+    """A time the stores can hold: after the epoch, within signed 64 bits."""
+    return 0 < time_ns <= MAX_INT64
 
 
 def any_value(v: AnyValue) -> Any:
@@ -43,23 +52,26 @@ def attrs_dict(kvs: Iterable[KeyValue]) -> dict[str, Any]:
 
 
 def to_int(value: Any) -> int | None:
+    """An integer within signed 64 bits, else None (a count past it is garbage, and no store could hold it)."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    try:
-        return int(float(value))
-    except (TypeError, ValueError):
-        return None
+    if not isinstance(value, int):
+        try:
+            value = int(float(value))
+        except (TypeError, ValueError, OverflowError):  # OverflowError: "inf"
+            return None
+    return value if -MAX_INT64 - 1 <= value <= MAX_INT64 else None
 
 
 def to_float(value: Any) -> float | None:
+    """A finite float, else None (NaN or infinity would poison every sum it joins)."""
     if value is None or isinstance(value, bool):
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int past a double's range
         return None
+    return number if math.isfinite(number) else None
 
 
 def to_bool(value: Any) -> bool | None:

@@ -9,7 +9,16 @@ from typing import Any
 
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs
 
-from core.normalise.attributes import any_value, attrs_dict, first, to_bool, to_float, to_int, to_str
+from core.normalise.attributes import (
+    any_value,
+    attrs_dict,
+    first,
+    to_bool,
+    to_float,
+    to_int,
+    to_str,
+    valid_ns,
+)
 from core.normalise.content import mask_content, mask_text
 from core.normalise.jsontext import compact_json
 from core.normalise.linking import link
@@ -84,6 +93,9 @@ def _normalise_one(record: LogRecord, ctx: ResourceContext, batch: Batch, prices
     time_ns = _timestamp(record, attrs)
     if not time_ns:
         batch.reject("missing timestamp")
+        return
+    if not valid_ns(time_ns):
+        batch.reject("timestamp out of range")
         return
     # The key hashes the record as received (before masking) with its resource, so a replay maps to it again;
     # the observation time is left out when the event has its own time (an exporter re-sending it re-observes it).

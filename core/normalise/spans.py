@@ -7,7 +7,7 @@ from typing import Any
 
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span
 
-from core.normalise.attributes import attrs_dict, first, to_bool, to_float, to_str
+from core.normalise.attributes import MAX_INT64, attrs_dict, first, to_bool, to_float, to_str, valid_ns
 from core.normalise.content import mask_content
 from core.normalise.jsontext import compact_json
 from core.normalise.linking import link
@@ -54,6 +54,8 @@ def _invalid_reason(span: Span) -> str | None:
         return "invalid parent_span_id"
     if not span.start_time_unix_nano:
         return "missing start_time"
+    if not valid_ns(span.start_time_unix_nano) or span.end_time_unix_nano > MAX_INT64:
+        return "time out of range"
     if span.end_time_unix_nano and span.end_time_unix_nano < span.start_time_unix_nano:
         return "end_time before start_time"
     return None

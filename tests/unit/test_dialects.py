@@ -196,3 +196,26 @@ def test_body_repeating_the_event_name_is_dropped_when_event_name_has_no_prefix(
     _, batch = _normalise("claude_code_logs")
     assert batch.events[0].name == "claude_code.user_prompt"
     assert batch.events[0].body is None
+
+
+def test_times_and_numbers_no_store_can_hold_are_refused_not_stored() -> None:
+    """Times past signed 64 bits (after 2262, or an ISO year 9999) reject their record; numbers past it, or not
+    finite, read as absent: a store would fail the whole batch on them, and NaN would poison every sum."""
+    huge = str(2**64 - 1)
+    records = [
+        {"timeUnixNano": huge, "attributes": [_attr("event.name", "user_prompt"), _attr("session.id", "s-big")]},
+        {"observedTimeUnixNano": "1760434299000000000",
+         "attributes": [_attr("event.name", "user_prompt"), _attr("event.timestamp", "9999-12-31T00:00:00Z")]},
+        {"timeUnixNano": "1760434299000000000",
+         "attributes": [_attr("event.name", "api_request"), _attr("session.id", "s-big"), _attr("model", "m"),
+                        _attr("input_tokens", "1e400"), _attr("output_tokens", "inf"), _attr("cost_usd", "NaN"),
+                        _attr("duration_ms", "-inf")]},
+    ]
+    body = json.dumps({"resourceLogs": [{"resource": {"attributes": [_attr("service.name", "claude-code")]},
+                                         "scopeLogs": [{"logRecords": records}]}]}).encode()
+    signal, message = decode_request(None, body, "json")
+    batch = _service().normalise(ORG, signal, message)
+    assert batch.reject_reasons == {"timestamp out of range": 2}
+    (call,) = batch.llm_calls
+    assert (call.usage.tokens_in, call.usage.tokens_out, call.usage.provided_cost_usd, call.duration_ms) == (
+        0, 0, None, None)
