@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 from core.auth import Headers
 from core.catalog.models import Id
 from core.errors import BadParameter
+from core.normalise.attributes import valid_ns
 from core.normalise.content import mask_text
 from core.ports.bus import TELEMETRY_INGESTED
 from core.ports.hook_records import HookEffects, HookLinks, HookRecord, ToolEnd, ToolStart
@@ -52,7 +53,6 @@ LINK_HEADERS = {
 # Tool inputs and results are stored up to this many characters (after masking, so no secret is half cut).
 MAX_CONTENT_CHARS = 256 * 1024
 _MAX_ERROR_CHARS = 4096
-_NS_END = 2**63 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -250,9 +250,9 @@ def _header_time(raw: str | None) -> int | None:
             ns = (moment - _EPOCH) // timedelta(microseconds=1) * 1000  # integer maths: no float rounding
     except (ValueError, OverflowError):
         ns = -1
-    if not 0 < ns <= _NS_END:
+    if not valid_ns(ns):
         raise BadParameter(f"invalid header '{TIME_HEADER}': expected an RFC 3339 time or integer nanoseconds "
-                           "since the epoch, between 1970 and 2262")
+                           "since the epoch, between 1970 and 2100")
     return ns
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -25,13 +24,13 @@ from pydantic_core import CoreSchema
 
 from core.errors import BadParameter
 from core.ingest import IngestService
-from core.normalise.attributes import MAX_INT64, first, to_int, to_str
+from core.normalise.attributes import TIME_LIMIT_NS, first, to_amount, to_count, to_str
 from core.normalise.content import mask_content, mask_text
 from core.normalise.jsontext import compact_json
 from core.normalise.linking import link
 from core.normalise.resource import resource_context, source_type_of
 from core.normalise.spans import llm_call_from_span, tool_call_from_span
-from core.normalise.usage import price, span_usage
+from core.normalise.usage import COST_KEYS, MODEL_KEYS, PROVIDER_KEYS, USAGE_KEYS, price, span_usage
 from core.pricing import PriceTable
 from core.records import Batch, Links, SpanRecord, Usage
 
@@ -45,6 +44,8 @@ _CLAUDE_STATUS = {"completed": "ok", "failed": "error", "cancelled": "error"}
 _LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 _GO_ZERO_YEAR = 1  # Go marshals an unset time.Time as 0001-01-01T00:00:00Z
 _MAX_COUNT = 2**53  # token and call counts: summed by the reads without overflow
+_COUNT_KEYS = (USAGE_KEYS - set(MODEL_KEYS) - set(PROVIDER_KEYS) - set(COST_KEYS)) | {
+    "llm.token_count.input", "llm.token_count.output"}
 _MAX_DURATION_MS = 10**12
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2200, 1, 1, tzinfo=UTC)  # leaves room for the longest duration_ms (31 years)
@@ -168,7 +169,7 @@ class OtelStatus(BaseModel):
 class OtelEvent(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
     name: str
-    time_unix_nano: int = Field(0, ge=0, le=MAX_INT64, alias="timeUnixNano")
+    time_unix_nano: int = Field(0, ge=0, lt=TIME_LIMIT_NS, alias="timeUnixNano")
     attributes: list[Attribute] = Field(default_factory=list)
 
 
@@ -186,8 +187,8 @@ class GeminiSpan(BaseModel):
     parent_span_id: Id | None = Field(None, alias="parentSpanId")
     name: str = Field(min_length=1)
     kind: int = Field(0, ge=0, le=5, description="OTLP span kind: 0 unspecified .. 5 consumer")
-    start_time_unix_nano: int = Field(alias="startTimeUnixNano", gt=0, le=MAX_INT64)
-    end_time_unix_nano: int = Field(0, alias="endTimeUnixNano", ge=0, le=MAX_INT64)
+    start_time_unix_nano: int = Field(alias="startTimeUnixNano", gt=0, lt=TIME_LIMIT_NS)
+    end_time_unix_nano: int = Field(0, alias="endTimeUnixNano", ge=0, lt=TIME_LIMIT_NS)
     attributes: list[Attribute] = Field(default_factory=list)
     status: OtelStatus | None = None
     events: list[OtelEvent] = Field(default_factory=list)
@@ -336,11 +337,11 @@ def gemini_batch(org_id: str, spans: list[GeminiSpan], task_id: str | None, pric
         usage = span_usage(attrs)
         usage.model = to_str(first(attrs, ("gen_ai.response.model", "llm.model"))) or usage.model
         if "gen_ai.usage.input_tokens" not in attrs and "llm.token_count.input" in attrs:
-            usage.tokens_in = to_int(attrs["llm.token_count.input"]) or 0
+            usage.tokens_in = to_count(attrs["llm.token_count.input"]) or 0
         if "gen_ai.usage.output_tokens" not in attrs and "llm.token_count.output" in attrs:
-            usage.tokens_out = to_int(attrs["llm.token_count.output"]) or 0
+            usage.tokens_out = to_count(attrs["llm.token_count.output"]) or 0
         usage.provider = "gemini"
-        _check_usage(usage, i)
+        _check_usage(attrs, usage, i)
         price(usage, prices)
         links = link(ctx, attrs, span.name)
         if task_id:
@@ -385,13 +386,14 @@ def gemini_batch(org_id: str, spans: list[GeminiSpan], task_id: str | None, pric
     return batch
 
 
-def _check_usage(usage: Usage, index: int) -> None:
+def _check_usage(attrs: dict[str, Any], usage: Usage, index: int) -> None:
+    """This API names a bad count or cost (400) where OTLP ingest reads it as absent."""
     counts = (usage.tokens_in, usage.tokens_out, usage.cache_read_tokens, usage.cache_creation_tokens,
               usage.reasoning_tokens)
-    if not all(0 <= n <= _MAX_COUNT for n in counts):
+    unreadable = [k for k in _COUNT_KEYS if attrs.get(k) not in (None, "") and to_count(attrs[k]) is None]
+    if unreadable or not all(0 <= n <= _MAX_COUNT for n in counts):
         raise BadParameter(f"invalid field '{index}.attributes': token counts must be between 0 and 2^53")
-    cost = usage.provided_cost_usd
-    if cost is not None and not (math.isfinite(cost) and cost >= 0):
+    if any(attrs.get(k) not in (None, "") and to_amount(attrs[k]) is None for k in COST_KEYS):
         raise BadParameter(f"invalid field '{index}.attributes': llm.cost must be a finite, non-negative number")
 
 

@@ -20,6 +20,7 @@ from core.hierarchy.models import (
 )
 from core.hierarchy.names import HEX_ID, path_span_id
 from core.models import SpanList, SpanQuery, SpanView
+from core.normalise.attributes import TIME_LIMIT_NS, valid_ns
 from core.normalise.jsontext import compact_json
 from core.normalise.resource import source_type_of
 from core.normalise.usage import price, provider_name
@@ -46,15 +47,12 @@ def normalise_id(value: str, field: str) -> str:
     return value
 
 
-_INT64 = 2**63 - 1
-
-
 def _ns(value: datetime, field: str = "timestamp") -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     ns = int(value.timestamp() * 1_000_000) * 1000  # microsecond precision: no float noise in the ns
-    if not 0 < ns <= _INT64:
-        raise BadParameter(f"invalid field '{field}': must lie between 1970 and 2262")
+    if not valid_ns(ns):
+        raise BadParameter(f"invalid field '{field}': must lie between 1970 and 2100")
     return ns
 
 
@@ -78,8 +76,8 @@ def to_record(body: SpanCreate, prices: PriceTable) -> SpanRecord:
             raise BadParameter("invalid field 'end_time': must not be before start_time")
     elif body.duration_ms is not None:
         end = start + round(body.duration_ms * 1e6)
-        if end > _INT64:
-            raise BadParameter("invalid field 'duration_ms': the span would end after 2262")
+        if end >= TIME_LIMIT_NS:
+            raise BadParameter("invalid field 'duration_ms': the span would end in 2100 or later")
     else:
         end = 0  # not ended (yet)
     resource = body.resource_attributes or {}

@@ -8,13 +8,16 @@ from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-# Stores keep integers (token counts, nanosecond times) in signed 64 bits: a time past this is after 2262.
+# Stores keep integers (token counts, nanosecond times) in signed 64 bits.
 MAX_INT64 = 2**63 - 1
+# Times from 2100 on are refused: the analytics history partitions and expires rows by a 32-bit second count
+# (ClickHouse DateTime, which ends in 2106, retention included), so it could not keep what the Store keeps.
+TIME_LIMIT_NS = 4_102_444_800 * 10**9  # 2100-01-01T00:00:00Z
 
 
 def valid_ns(time_ns: int) -> bool:
-    """A time the stores can hold: after the epoch, within signed 64 bits."""
-    return 0 < time_ns <= MAX_INT64
+    """A time every store can hold: after the epoch, before 2100."""
+    return 0 < time_ns < TIME_LIMIT_NS
 
 
 def any_value(v: AnyValue) -> Any:
@@ -72,6 +75,18 @@ def to_float(value: Any) -> float | None:
     except (TypeError, ValueError, OverflowError):  # OverflowError: an int past a double's range
         return None
     return number if math.isfinite(number) else None
+
+
+def to_count(value: Any) -> int | None:
+    """A token count: an integer from 0, else None (a negative count would lower every sum it joins)."""
+    number = to_int(value)
+    return number if number is not None and number >= 0 else None
+
+
+def to_amount(value: Any) -> float | None:
+    """A cost or a duration: a finite float from 0, else None."""
+    number = to_float(value)
+    return number if number is not None and number >= 0 else None
 
 
 def to_bool(value: Any) -> bool | None:

@@ -13,8 +13,9 @@ from core.normalise.attributes import (
     any_value,
     attrs_dict,
     first,
+    to_amount,
     to_bool,
-    to_float,
+    to_count,
     to_int,
     to_str,
     valid_ns,
@@ -145,39 +146,39 @@ def _normalise_one(record: LogRecord, ctx: ResourceContext, batch: Batch, prices
 def _claude_api_request(attrs: dict[str, Any], ctx: ResourceContext, batch: Batch, prices: PriceTable,
                         event_key: str, time_ns: int, session_id: str | None) -> None:
     model = to_str(attrs.get("model"))
-    cost = to_float(attrs.get("cost_usd"))
+    cost = to_amount(attrs.get("cost_usd"))
     if cost is None and attrs.get("cost_usd_micros") is not None:
-        cost = (to_float(attrs.get("cost_usd_micros")) or 0.0) / 1e6
+        cost = (to_amount(attrs.get("cost_usd_micros")) or 0.0) / 1e6
     usage = Usage(
         model=model,
         provider=provider_name(None, model) or "claude",
         # Claude Code reports Anthropic's raw counts: input_tokens already excludes the cache.
-        tokens_in=to_int(attrs.get("input_tokens")) or 0,
-        tokens_out=to_int(attrs.get("output_tokens")) or 0,
-        cache_read_tokens=to_int(attrs.get("cache_read_tokens")) or 0,
-        cache_creation_tokens=to_int(attrs.get("cache_creation_tokens")) or 0,
+        tokens_in=to_count(attrs.get("input_tokens")) or 0,
+        tokens_out=to_count(attrs.get("output_tokens")) or 0,
+        cache_read_tokens=to_count(attrs.get("cache_read_tokens")) or 0,
+        cache_creation_tokens=to_count(attrs.get("cache_creation_tokens")) or 0,
         provided_cost_usd=cost if cost else None,
     )
     _add_llm_call(attrs, ctx, batch, prices, event_key, time_ns, session_id, usage,
-                  to_str(attrs.get("request_id")), to_float(attrs.get("duration_ms")))
+                  to_str(attrs.get("request_id")), to_amount(attrs.get("duration_ms")))
 
 
 def _gemini_api_response(attrs: dict[str, Any], ctx: ResourceContext, batch: Batch, prices: PriceTable,
                          event_key: str, time_ns: int, session_id: str | None) -> None:
     model = to_str(attrs.get("model"))
-    cached = to_int(attrs.get("cached_content_token_count")) or 0
+    cached = to_count(attrs.get("cached_content_token_count")) or 0
     usage = Usage(
         model=model,
         provider="gemini",
         # Gemini's prompt count includes cached content; our tokens_in excludes it.
-        tokens_in=max((to_int(attrs.get("input_token_count")) or 0) - cached, 0),
-        tokens_out=to_int(attrs.get("output_token_count")) or 0,
+        tokens_in=max((to_count(attrs.get("input_token_count")) or 0) - cached, 0),
+        tokens_out=to_count(attrs.get("output_token_count")) or 0,
         cache_read_tokens=cached,
-        reasoning_tokens=to_int(attrs.get("thoughts_token_count")) or 0,
+        reasoning_tokens=to_count(attrs.get("thoughts_token_count")) or 0,
     )
     status = to_int(attrs.get("status_code"))
     _add_llm_call(attrs, ctx, batch, prices, event_key, time_ns, session_id, usage,
-                  to_str(first(attrs, ("response_id", "request_id"))), to_float(attrs.get("duration_ms")),
+                  to_str(first(attrs, ("response_id", "request_id"))), to_amount(attrs.get("duration_ms")),
                   success=status is None or status < 400)
 
 
@@ -208,7 +209,7 @@ def _claude_tool(attrs: dict[str, Any], ctx: ResourceContext, batch: Batch, pric
         session_id=session_id,
         tool_name=to_str(attrs.get("tool_name")),
         time_ns=time_ns if is_result else None,
-        duration_ms=to_float(attrs.get("duration_ms")),
+        duration_ms=to_amount(attrs.get("duration_ms")),
         success=to_bool(attrs.get("success")),
         error=to_str(first(attrs, ("error", "error_type"))),
         decision=to_str(first(attrs, ("decision", "decision_type"))),
@@ -225,7 +226,7 @@ def _gemini_tool_call(attrs: dict[str, Any], ctx: ResourceContext, batch: Batch,
         session_id=session_id,
         tool_name=to_str(first(attrs, ("function_name", "tool_name"))),
         time_ns=time_ns,
-        duration_ms=to_float(attrs.get("duration_ms")),
+        duration_ms=to_amount(attrs.get("duration_ms")),
         success=to_bool(attrs.get("success")),
         error=to_str(first(attrs, ("error", "error_type"))),
         decision=to_str(attrs.get("decision")),

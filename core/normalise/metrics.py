@@ -9,7 +9,7 @@ from typing import Any
 
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, ResourceMetrics
 
-from core.normalise.attributes import MAX_INT64, attrs_dict, first, to_str, valid_ns
+from core.normalise.attributes import TIME_LIMIT_NS, attrs_dict, first, to_str, valid_ns
 from core.normalise.resource import ResourceContext, fill_session, resource_context
 from core.records import Batch, MetricPointRecord
 
@@ -57,7 +57,7 @@ def _normalise_metric(metric: Metric, ctx: ResourceContext, batch: Batch) -> Non
         if not point.time_unix_nano:
             batch.reject("missing time_unix_nano")
             continue
-        if not valid_ns(point.time_unix_nano) or point.start_time_unix_nano > MAX_INT64:
+        if not valid_ns(point.time_unix_nano) or point.start_time_unix_nano >= TIME_LIMIT_NS:
             batch.reject("time out of range")
             continue
         if math.isnan(value) or math.isinf(value):

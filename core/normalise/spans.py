@@ -7,7 +7,7 @@ from typing import Any
 
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span
 
-from core.normalise.attributes import MAX_INT64, attrs_dict, first, to_bool, to_float, to_str, valid_ns
+from core.normalise.attributes import TIME_LIMIT_NS, attrs_dict, first, to_amount, to_bool, to_str, valid_ns
 from core.normalise.content import mask_content
 from core.normalise.jsontext import compact_json
 from core.normalise.linking import link
@@ -54,7 +54,7 @@ def _invalid_reason(span: Span) -> str | None:
         return "invalid parent_span_id"
     if not span.start_time_unix_nano:
         return "missing start_time"
-    if not valid_ns(span.start_time_unix_nano) or span.end_time_unix_nano > MAX_INT64:
+    if not valid_ns(span.start_time_unix_nano) or span.end_time_unix_nano >= TIME_LIMIT_NS:
         return "time out of range"
     if span.end_time_unix_nano and span.end_time_unix_nano < span.start_time_unix_nano:
         return "end_time before start_time"
@@ -125,7 +125,7 @@ def _normalise_one(
         tool_by_span[f"{trace_id}:{span_id}"] = tool.tool_use_id
         batch.tool_calls.append(tool)
     elif name == "claude_code.tool.blocked_on_user" and parent:
-        wait = to_float(attrs.get("duration_ms"))
+        wait = to_amount(attrs.get("duration_ms"))
         rec = ToolCallRecord(
             tool_use_id=to_str(first(attrs, TOOL_ID_KEYS)) or tool_placeholder_id(trace_id, parent),
             session_id=session_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from core.normalise.attributes import first, to_float, to_int, to_str
+from core.normalise.attributes import first, to_amount, to_count, to_str
 from core.pricing import PriceTable
 from core.records import Usage
 
@@ -48,7 +48,7 @@ def provider_name(raw: Any, model: str | None = None) -> str | None:
 
 
 def _n(attrs: Mapping[str, Any], *keys: str) -> int:
-    return to_int(first(attrs, keys)) or 0
+    return to_count(first(attrs, keys)) or 0
 
 
 USAGE_KEYS = frozenset(MODEL_KEYS + PROVIDER_KEYS + COST_KEYS + (
@@ -78,7 +78,7 @@ def span_usage(attrs: Mapping[str, Any]) -> Usage:
                     "gen_ai.usage.cache_read_input_tokens", "llm.token_count.prompt_details.cache_read")
     cache_write = _n(attrs, "cache_creation_tokens", "gen_ai.usage.cache_creation.input_tokens",
                      "gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write")
-    raw_in = to_int(first(attrs, ("input_tokens", "ailang.tokens.input", "ai.tokens_in", "task.tokens_in")))
+    raw_in = to_count(first(attrs, ("input_tokens", "ailang.tokens.input", "ai.tokens_in", "task.tokens_in")))
     if raw_in is not None:
         tokens_in = raw_in
     else:
@@ -102,7 +102,7 @@ def span_usage(attrs: Mapping[str, Any]) -> Usage:
 
 
 def _provided_cost(raw: Any) -> float | None:
-    cost = to_float(raw)
+    cost = to_amount(raw)
     # A zero cost is "not reported" in the seed's producers, not a free call.
     return cost if cost else None
 

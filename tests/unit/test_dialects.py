@@ -199,11 +199,12 @@ def test_body_repeating_the_event_name_is_dropped_when_event_name_has_no_prefix(
 
 
 def test_times_and_numbers_no_store_can_hold_are_refused_not_stored() -> None:
-    """Times past signed 64 bits (after 2262, or an ISO year 9999) reject their record; numbers past it, or not
-    finite, read as absent: a store would fail the whole batch on them, and NaN would poison every sum."""
-    huge = str(2**64 - 1)
+    """Times from 2100 on (past signed 64 bits, an ISO year 9999, or past what the analytics history's 32-bit
+    seconds hold) reject their record; numbers past 64 bits, or not finite, read as absent: a store would fail the
+    whole batch on them, and NaN would poison every sum."""
     records = [
-        {"timeUnixNano": huge, "attributes": [_attr("event.name", "user_prompt"), _attr("session.id", "s-big")]},
+        {"timeUnixNano": str(2**64 - 1), "attributes": [_attr("event.name", "user_prompt")]},
+        {"timeUnixNano": "4102444800000000000", "attributes": [_attr("event.name", "user_prompt")]},
         {"observedTimeUnixNano": "1760434299000000000",
          "attributes": [_attr("event.name", "user_prompt"), _attr("event.timestamp", "9999-12-31T00:00:00Z")]},
         {"timeUnixNano": "1760434299000000000",
@@ -215,7 +216,22 @@ def test_times_and_numbers_no_store_can_hold_are_refused_not_stored() -> None:
                                          "scopeLogs": [{"logRecords": records}]}]}).encode()
     signal, message = decode_request(None, body, "json")
     batch = _service().normalise(ORG, signal, message)
-    assert batch.reject_reasons == {"timestamp out of range": 2}
+    assert batch.reject_reasons == {"timestamp out of range": 3}
     (call,) = batch.llm_calls
     assert (call.usage.tokens_in, call.usage.tokens_out, call.usage.provided_cost_usd, call.duration_ms) == (
         0, 0, None, None)
+
+
+def test_negative_counts_costs_and_durations_read_as_absent() -> None:
+    """A negative token count, cost or duration is garbage that would lower every sum it joins."""
+    record = {"timeUnixNano": "1760434299000000000",
+              "attributes": [_attr("event.name", "api_request"), _attr("session.id", "s-neg"), _attr("model", "m"),
+                             _attr("input_tokens", "-5"), _attr("output_tokens", "7"),
+                             _attr("cache_read_tokens", "-1"), _attr("cost_usd", "-0.5"),
+                             _attr("duration_ms", "-20")]}
+    body = json.dumps({"resourceLogs": [{"resource": {"attributes": [_attr("service.name", "claude-code")]},
+                                         "scopeLogs": [{"logRecords": [record]}]}]}).encode()
+    signal, message = decode_request(None, body, "json")
+    (call,) = _service().normalise(ORG, signal, message).llm_calls
+    assert (call.usage.tokens_in, call.usage.tokens_out, call.usage.cache_read_tokens) == (0, 7, 0)
+    assert (call.usage.provided_cost_usd, call.duration_ms) == (None, None)
