@@ -48,7 +48,7 @@ _COUNT_KEYS = (USAGE_KEYS - set(MODEL_KEYS) - set(PROVIDER_KEYS) - set(COST_KEYS
     "llm.token_count.input", "llm.token_count.output"}
 _MAX_DURATION_MS = 10**12
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-_LATEST = datetime(2200, 1, 1, tzinfo=UTC)  # leaves room for the longest duration_ms (31 years)
+_LATEST = datetime.fromtimestamp(TIME_LIMIT_NS // 10**9, UTC)  # 2100: what every store can hold
 
 
 def _ns(moment: datetime) -> int:
@@ -67,7 +67,7 @@ def _checked(moment: datetime | None) -> datetime | None:
         return moment
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     if not _EARLIEST <= aware < _LATEST:
-        raise ValueError("must be between 1970 and 2200")
+        raise ValueError("must be between 1970 and 2100")
     return moment
 
 
@@ -88,7 +88,7 @@ class ClaudeEvent(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _in_range(cls, value: datetime) -> datetime:
-        checked = _checked(value)  # raises outside 1970..2200
+        checked = _checked(value)  # raises outside 1970..2100
         return _EARLIEST if checked is None or checked.year == _GO_ZERO_YEAR else checked
 
 
@@ -135,6 +135,8 @@ class ClaudeMetrics(BaseModel):
             raise ValueError("end_time is before start_time")
         if start is None and end is not None and _ns(end) < self.duration_ms * 1_000_000:
             raise ValueError("end_time minus duration_ms is before 1970")
+        if start is not None and end is None and _ns(start) + self.duration_ms * 1_000_000 >= TIME_LIMIT_NS:
+            raise ValueError("start_time plus duration_ms is in 2100 or later")
         return self
 
 

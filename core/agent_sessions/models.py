@@ -10,12 +10,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 _U32 = 2**32 - 1  # counts are UInt32 columns
 _I64 = 2**63 - 1  # token counts: 64-bit columns
 MAX_SYNC_ITEMS = 20_000  # per list in one sync request; a client splits larger uploads
 MAX_ID_LENGTH = 256  # session and tool-call ids
+SYNC_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+SYNC_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def _aware(value: datetime) -> datetime:
@@ -105,6 +107,19 @@ class SyncBatch(_Model):
     sessions: list[AgentSession] = Field(default_factory=list, max_length=MAX_SYNC_ITEMS)
     messages: list[AgentMessage] = Field(default_factory=list, max_length=MAX_SYNC_ITEMS)
     tool_calls: list[AgentToolCall] = Field(default_factory=list, max_length=MAX_SYNC_ITEMS)
+
+    @model_validator(mode="after")
+    def _storable_times(self) -> SyncBatch:
+        """A session is filed under the month it started in (a ClickHouse Date, 1970 to 2149): one from before 1970
+        would be filed as expired and vanish after a 200. So this API takes times from 1970 up to 2100, the bound of
+        the telemetry too (core/normalise/attributes.TIME_LIMIT_NS)."""
+        times = [(f"sessions.{i}.{name}", getattr(s, name)) for i, s in enumerate(self.sessions)
+                 for name in ("started_at", "ended_at")]
+        times += [(f"messages.{i}.timestamp", m.timestamp) for i, m in enumerate(self.messages)]
+        for where, value in times:
+            if value is not None and not SYNC_EARLIEST <= value < SYNC_LATEST:
+                raise ValueError(f"{where} must lie between 1970 and 2100")
+        return self
 
 
 class SyncResult(_Model):

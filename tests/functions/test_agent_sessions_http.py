@@ -61,6 +61,23 @@ def test_sync_masks_links_and_a_replay_changes_nothing(client: Any) -> None:
     assert links == {("commit", "4f2a9c1", "high"), ("pr", "https://github.com/acme/app/pull/42", "high")}
 
 
+@pytest.mark.parametrize(("where", "value", "named"), [
+    ("session", "0001-01-01T00:00:00Z", "sessions.0.started_at"),
+    ("session", "1969-12-31T23:59:59Z", "sessions.0.started_at"),
+    ("message", "2100-01-01T00:00:00Z", "messages.1.timestamp"),
+])
+def test_sync_refuses_times_it_could_not_keep(client: Any, where: str, value: str, named: str) -> None:
+    # A session started before 1970 was filed under an expired month: a 200, then never found.
+    batch = json.loads(json.dumps(BATCH))
+    if where == "session":
+        batch["sessions"][0]["started_at"] = value
+    else:
+        batch["messages"][1]["timestamp"] = value
+    r = client.post("/api/v1/sync", json=batch)
+    assert r.status_code == 400 and named in r.get_json()["error"]
+    assert client.get("/api/v1/sessions").get_json()["total"] == 0
+
+
 def test_search_finds_german_and_japanese_and_git_links(client: Any) -> None:
     assert client.post("/api/v1/sync", json=BATCH).status_code == 200
     hit = client.get("/api/v1/search", query_string={"q": "GRÖßE"}).get_json()["results"][0]  # any case

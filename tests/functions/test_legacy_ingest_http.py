@@ -156,6 +156,9 @@ def test_claude_end_time_from_duration(client: Any) -> None:
     (claude_metrics(start_time="9999-01-01T00:00:00Z", end_time=None), "start_time"),
     (claude_metrics(total_cost_usd="NaN"), "total_cost_usd"),
     (claude_metrics(start_time=None, end_time="1970-01-01T00:00:01Z", duration_ms=5000), "duration_ms"),
+    # Times from 2100 on: the analytics history could not keep them (core/normalise/attributes.TIME_LIMIT_NS).
+    (claude_metrics(start_time="2100-01-01T00:00:00Z", end_time=None), "start_time"),
+    (claude_metrics(start_time="2099-12-31T23:59:59Z", end_time=None, duration_ms=5000), "duration_ms"),
 ])
 def test_claude_bad_fields_are_named(client: Any, body: dict[str, Any], name: str) -> None:
     r = post(client, "/ingest/claude", body)
