@@ -35,7 +35,7 @@ _orgs = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def analytics(tmp_path_factory: pytest.TempPathFactory, analytics_engine_dir: Path) -> Iterator[ClickHouseAnalytics]:
+def analytics(analytics_engine_dir: Path) -> Iterator[ClickHouseAnalytics]:
     a = ClickHouseAnalytics(f"chdb://{analytics_engine_dir}?database=export_fuzz")
     yield a
     a.close()

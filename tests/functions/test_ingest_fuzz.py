@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,8 +27,6 @@ _READS = ("/api/observatory/traces", "/api/observatory/sessions", "/api/observat
 @given(requests=st.lists(REQUESTS, min_size=1, max_size=3), as_json=st.booleans())
 def test_generated_payloads_are_stored_or_refused_never_a_500(client: Any, requests: list[tuple[str, Any]],
                                                               as_json: bool) -> None:
-    from google.protobuf import json_format
-
     for path, message in requests:
         if as_json:
             r = post(client, path, json_format.MessageToJson(message).encode(), "application/json")
