@@ -16,8 +16,8 @@ _U32 = 2**32 - 1  # counts are UInt32 columns
 _I64 = 2**63 - 1  # token counts: 64-bit columns
 MAX_SYNC_ITEMS = 20_000  # per list in one sync request; a client splits larger uploads
 MAX_ID_LENGTH = 256  # session and tool-call ids
-SYNC_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-SYNC_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+_SYNC_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_SYNC_LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def _aware(value: datetime) -> datetime:
@@ -117,7 +117,7 @@ class SyncBatch(_Model):
                  for name in ("started_at", "ended_at")]
         times += [(f"messages.{i}.timestamp", m.timestamp) for i, m in enumerate(self.messages)]
         for where, value in times:
-            if value is not None and not SYNC_EARLIEST <= value < SYNC_LATEST:
+            if value is not None and not _SYNC_EARLIEST <= value < _SYNC_LATEST:
                 raise ValueError(f"{where} must lie between 1970 and 2100")
         return self
 
