@@ -392,7 +392,7 @@ def _check_usage(attrs: dict[str, Any], usage: Usage, index: int) -> None:
     """This API names a bad count or cost (400) where OTLP ingest reads it as absent."""
     counts = (usage.tokens_in, usage.tokens_out, usage.cache_read_tokens, usage.cache_creation_tokens,
               usage.reasoning_tokens)
-    unreadable = [k for k in _COUNT_KEYS if attrs.get(k) not in (None, "") and to_count(attrs[k]) is None]
+    unreadable = any(attrs.get(k) not in (None, "") and to_count(attrs[k]) is None for k in _COUNT_KEYS)
     if unreadable or not all(0 <= n <= _MAX_COUNT for n in counts):
         raise BadParameter(f"invalid field '{index}.attributes': token counts must be between 0 and 2^53")
     if any(attrs.get(k) not in (None, "") and to_amount(attrs[k]) is None for k in COST_KEYS):
