@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.metric_math import Increment, increments
+from core.normalise.attributes import MAX_COUNT
 from core.ports.store import Store
 from core.pricing import PriceTable, normalise_model_name
 
@@ -65,10 +66,14 @@ def session_summary(
 def _add_metrics(
     s: SessionMetricsSummary, incs: list[Increment], calls_by_model: dict[str, list[int]], prices: PriceTable
 ) -> None:
-    """Metric points count only for (model, interval) pairs no event or span reported (DESIGN §3)."""
+    """Metric points count only for (model, interval) pairs no event or span reported (DESIGN §3). Every metric
+    read here is a counter: an increment below 0 or above MAX_COUNT (a cost above MAX_COUNT USD) is garbage and
+    counts as nothing, as the normalisers read such a count on a call."""
     tokens: dict[str, dict[str, float]] = {}
     metric_cost: dict[str, float] = {}
     for inc in incs:
+        if not 0 <= inc.value <= MAX_COUNT:
+            continue
         name, kind = inc.name, (inc.label_type or "").lower()
         if name in TOKEN_METRICS or name in COST_METRICS:
             if _covered(inc, calls_by_model):

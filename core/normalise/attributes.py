@@ -77,10 +77,17 @@ def to_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+# The largest count one record may report (2^40, about 1.1e12 tokens, lines or seconds): no call or metric interval
+# comes near it, and sums of up to 2^23 such records stay exact in the 64-bit integers every store sums in (SQLite
+# raises on an overflowing SUM; ClickHouse wraps). A larger value is garbage and reads as absent.
+MAX_COUNT = 2**40
+
+
 def to_count(value: Any) -> int | None:
-    """A token count: an integer from 0, else None (a negative count would lower every sum it joins)."""
+    """A token count: an integer from 0 up to MAX_COUNT, else None (a negative count would lower every sum it
+    joins; a huge one would overflow them)."""
     number = to_int(value)
-    return number if number is not None and number >= 0 else None
+    return number if number is not None and 0 <= number <= MAX_COUNT else None
 
 
 def to_amount(value: Any) -> float | None:

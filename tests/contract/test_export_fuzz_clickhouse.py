@@ -22,7 +22,7 @@ from core.ingest import IngestService
 from core.otlp.codec import Signal
 from core.pricing import PriceTable
 from core.span_filter import SpanFilter
-from tests.otlp_strategies import REQUESTS
+from tests.otlp_strategies import REQUESTS, one_start_per_span
 
 _SIGNALS: dict[str, Signal] = {"/v1/traces": "traces", "/v1/logs": "logs", "/v1/metrics": "metrics"}
 # Each table's natural key in the Store and in the history (distinct keys: the history may hold a key's versions),
@@ -53,14 +53,7 @@ def store() -> Iterator[SqliteStore]:
 @given(requests=st.lists(REQUESTS, min_size=1, max_size=3))
 def test_generated_payloads_export_whole(analytics: ClickHouseAnalytics, store: SqliteStore,
                                          requests: list[tuple[str, Any]]) -> None:
-    # A span id sent again with another start time is one span in the Store (the last write) and two in the
-    # history, whose spans are keyed by their start (history_schema): exporters never do it, so it is left out.
-    starts: dict[bytes, set[int]] = {}
-    for path, message in requests:
-        if path == "/v1/traces":
-            for span in message.resource_spans[0].scope_spans[0].spans:
-                starts.setdefault(span.trace_id + span.span_id, set()).add(span.start_time_unix_nano)
-    assume(all(len(s) == 1 for s in starts.values()))
+    assume(one_start_per_span(requests))
     org = f"fuzz-{next(_orgs)}"  # each example reads back its own org only
     svc = IngestService(store, PriceTable.load(), SpanFilter.from_env({}), export_records=True)
     for n, (path, message) in enumerate(requests):

@@ -360,6 +360,11 @@ def test_activity_sums_the_session_aggregates_of_sessions_in_the_window(store: S
             ("claude_code.pull_request.count", None, 1, None),
             ("claude_code.active_time.total", "cli", 12.5, None),
         ]), f"m-{sid}")
+        # Garbage for a counter, a minute later: a negative increment, and one whose sums would overflow 64 bits.
+        # Both count nothing.
+        svc.ingest("acme", "metrics", _metrics(sid, t + 60 * 10**9, [
+            ("claude_code.commit.count", None, -4, None), ("claude_code.active_time.total", "cli", 1e19, None),
+        ]), f"garbage-{sid}")
         summary = session_summary(store, prices, "acme", sid)
         assert summary is not None
         store.save_session_rollup("acme", sid, summary.model_dump_json(), time.time_ns())

@@ -223,15 +223,17 @@ def test_times_and_numbers_no_store_can_hold_are_refused_not_stored() -> None:
 
 
 def test_negative_counts_costs_and_durations_read_as_absent() -> None:
-    """A negative token count, cost or duration is garbage that would lower every sum it joins."""
+    """A negative token count, cost or duration is garbage that would lower every sum it joins; so is a count
+    above 2^40, whose sums would overflow the 64-bit integers the stores sum in."""
     record = {"timeUnixNano": "1760434299000000000",
               "attributes": [_attr("event.name", "api_request"), _attr("session.id", "s-neg"), _attr("model", "m"),
                              _attr("input_tokens", "-5"), _attr("output_tokens", "7"),
-                             _attr("cache_read_tokens", "-1"), _attr("cost_usd", "-0.5"),
-                             _attr("duration_ms", "-20")]}
+                             _attr("cache_read_tokens", "-1"), _attr("cache_creation_tokens", str(2**40 + 1)),
+                             _attr("cost_usd", "-0.5"), _attr("duration_ms", "-20")]}
     body = json.dumps({"resourceLogs": [{"resource": {"attributes": [_attr("service.name", "claude-code")]},
                                          "scopeLogs": [{"logRecords": [record]}]}]}).encode()
     signal, message = decode_request(None, body, "json")
     (call,) = _service().normalise(ORG, signal, message).llm_calls
-    assert (call.usage.tokens_in, call.usage.tokens_out, call.usage.cache_read_tokens) == (0, 7, 0)
+    assert (call.usage.tokens_in, call.usage.tokens_out, call.usage.cache_read_tokens,
+            call.usage.cache_creation_tokens) == (0, 7, 0, 0)
     assert (call.usage.provided_cost_usd, call.duration_ms) == (None, None)
