@@ -34,10 +34,11 @@ _H = 3600 * 10**9
 _T = time.time_ns() // _H * _H - 6 * _H
 _NOW = datetime.fromtimestamp((_T + 4 * _H) / 10**9, UTC)
 _TIMES = st.one_of(st.integers(min_value=_T - 3 * _H, max_value=_T + 3 * _H), st.just(_T))
+# Mostly what real exporters send (so calls, tool calls and sessions meet and merge), some of anything.
+_SENT = st.lists(st.one_of(requests(_TIMES, plausible=True), requests(_TIMES)), min_size=1, max_size=4)
 _SIGNALS: dict[str, Signal] = {"/v1/traces": "traces", "/v1/logs": "logs", "/v1/metrics": "metrics"}
 _QUERIES = (InsightQuery(), InsightQuery(tz="Asia/Kolkata"), InsightQuery(source_type="claude_code"),
-            InsightQuery(provider="claude"), InsightQuery(model="claude-sonnet-4-5"),
-            InsightQuery(workspace="unknown"))
+            InsightQuery(provider="claude"), InsightQuery(workspace="unknown"))
 _orgs = itertools.count()
 
 
@@ -50,8 +51,8 @@ def stores(tmp_path_factory: pytest.TempPathFactory, analytics_engine_dir: Path
     store.close()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(sent=st.lists(requests(_TIMES), min_size=1, max_size=4))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sent=_SENT)
 def test_generated_telemetry_gives_the_same_insights(
         stores: tuple[RecordingStore, ClickHouseHistory, SplitInsights], sent: list[tuple[str, Any]]) -> None:
     assume(one_start_per_span(sent))
