@@ -4,6 +4,7 @@ as strings, ids of the wrong length), as protobuf messages."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from hypothesis import strategies as st
@@ -14,6 +15,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, NumberDataPoint
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from core.otlp.codec import Signal
 
 # Attribute keys the normalisers read (Claude Code, Gemini CLI, GenAI old and new, OpenInference, the seed's),
 # and a few no dialect uses.
@@ -253,6 +256,18 @@ def requests(times: st.SearchStrategy[int] = _TIME, plausible: bool = False
 
 
 REQUESTS = requests()
+# The signal each OTLP path carries.
+SIGNALS: dict[str, Signal] = {"/v1/traces": "traces", "/v1/logs": "logs", "/v1/metrics": "metrics"}
+
+HOUR_NS = 3600 * 10**9
+# Hours before "now", on a whole hour: a run's generated times fall in the same days in every zone the tests use.
+RECENT_NS = time.time_ns() // HOUR_NS * HOUR_NS - 6 * HOUR_NS
+RECENT_TIMES = st.one_of(st.integers(min_value=RECENT_NS - 3 * HOUR_NS, max_value=RECENT_NS + 3 * HOUR_NS),
+                         st.just(RECENT_NS))
+# Requests of recent times: mostly what real exporters send (so calls, tool calls and sessions meet and merge),
+# some of anything.
+RECENT_REQUESTS = st.lists(st.one_of(requests(RECENT_TIMES, plausible=True), requests(RECENT_TIMES)),
+                           min_size=1, max_size=4)
 
 
 def one_start_per_span(sent: list[tuple[str, Any]]) -> bool:

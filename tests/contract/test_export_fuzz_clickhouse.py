@@ -19,12 +19,10 @@ from core.adapters.clickhouse.analytics import ClickHouseAnalytics
 from core.adapters.sqlite import SqliteStore
 from core.analytics_export import export_payloads
 from core.ingest import IngestService
-from core.otlp.codec import Signal
 from core.pricing import PriceTable
 from core.span_filter import SpanFilter
-from tests.otlp_strategies import REQUESTS, one_start_per_span
+from tests.otlp_strategies import REQUESTS, SIGNALS, one_start_per_span
 
-_SIGNALS: dict[str, Signal] = {"/v1/traces": "traces", "/v1/logs": "logs", "/v1/metrics": "metrics"}
 # Each table's natural key in the Store and in the history (distinct keys: the history may hold a key's versions),
 # and the time the history's retention runs on (a record older than the retention is not kept; None: write time).
 _KEYS = (("spans", schema.SPANS, "trace_id, span_id", "start_ns"),
@@ -57,7 +55,7 @@ def test_generated_payloads_export_whole(analytics: ClickHouseAnalytics, store: 
     org = f"fuzz-{next(_orgs)}"  # each example reads back its own org only
     svc = IngestService(store, PriceTable.load(), SpanFilter.from_env({}), export_records=True)
     for n, (path, message) in enumerate(requests):
-        svc.ingest(org, _SIGNALS[path], message, f"{org}-{n}")
+        svc.ingest(org, SIGNALS[path], message, f"{org}-{n}")
     messages = store.claim_outbox(1000)
     export_payloads(analytics, store, [m.payload for m in messages])
     store.ack_outbox([m.id for m in messages])

@@ -5,7 +5,6 @@ comparison in test_insights_parity shows for realistic ones."""
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 
 from core.adapters.clickhouse.connection import AnalyticsConnection
 from core.adapters.clickhouse.history import ClickHouseHistory
@@ -22,21 +20,13 @@ from core.ingest import IngestService
 from core.insights import service
 from core.insights.models import InsightQuery
 from core.insights.split import SplitInsights
-from core.otlp.codec import Signal
 from core.ports.insights import DIMENSIONS
 from core.pricing import PriceTable
 from core.span_filter import SpanFilter
 from tests.contract.test_insights_parity import RecordingStore, _drain, _same
-from tests.otlp_strategies import one_start_per_span, requests
+from tests.otlp_strategies import HOUR_NS, RECENT_NS, RECENT_REQUESTS, SIGNALS, one_start_per_span
 
-_H = 3600 * 10**9
-# Records a few hours before "now" (whole hours, so a run's times are all in the same days in every zone below).
-_T = time.time_ns() // _H * _H - 6 * _H
-_NOW = datetime.fromtimestamp((_T + 4 * _H) / 10**9, UTC)
-_TIMES = st.one_of(st.integers(min_value=_T - 3 * _H, max_value=_T + 3 * _H), st.just(_T))
-# Mostly what real exporters send (so calls, tool calls and sessions meet and merge), some of anything.
-_SENT = st.lists(st.one_of(requests(_TIMES, plausible=True), requests(_TIMES)), min_size=1, max_size=4)
-_SIGNALS: dict[str, Signal] = {"/v1/traces": "traces", "/v1/logs": "logs", "/v1/metrics": "metrics"}
+_NOW = datetime.fromtimestamp((RECENT_NS + 4 * HOUR_NS) / 10**9, UTC)
 _QUERIES = (InsightQuery(), InsightQuery(tz="Asia/Kolkata"), InsightQuery(source_type="claude_code"),
             InsightQuery(provider="claude"), InsightQuery(workspace="unknown"))
 _orgs = itertools.count()
@@ -52,7 +42,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory, analytics_engine_dir: Path
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(sent=_SENT)
+@given(sent=RECENT_REQUESTS)
 def test_generated_telemetry_gives_the_same_insights(
         stores: tuple[RecordingStore, ClickHouseHistory, SplitInsights], sent: list[tuple[str, Any]]) -> None:
     assume(one_start_per_span(sent))
@@ -61,7 +51,7 @@ def test_generated_telemetry_gives_the_same_insights(
     written, rolled = len(store.written), len(store.rollups)
     ingest = IngestService(store, PriceTable.load(), SpanFilter.from_env({}))
     for n, (path, message) in enumerate(sent):
-        ingest.ingest(org, _SIGNALS[path], message, f"{org}-{n}")
+        ingest.ingest(org, SIGNALS[path], message, f"{org}-{n}")
     _drain(store)
     for batch, version in store.written[written:]:
         history.export(batch.org_id, batch, version_ns=version)

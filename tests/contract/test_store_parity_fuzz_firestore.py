@@ -5,14 +5,12 @@ and metric points, session summaries, insights) answers the same on both."""
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from core.adapters.sqlite import SqliteStore
@@ -21,24 +19,17 @@ from core.ingest import IngestService
 from core.insights import service
 from core.insights.models import InsightQuery
 from core.models import MetricQuery, SpanQuery, TraceQuery
-from core.otlp.codec import Signal
 from core.ports.insights import DIMENSIONS
 from core.ports.store import Store
 from core.pricing import PriceTable
 from core.sessions import session_summary
 from core.span_filter import SpanFilter
 from tests.contract.firestore_store import firestore_emulator_host, firestore_store
-from tests.otlp_strategies import requests
+from tests.otlp_strategies import HOUR_NS, RECENT_NS, RECENT_REQUESTS, SIGNALS
 
 __all__ = ["firestore_emulator_host"]
 
-_H = 3600 * 10**9
-_T = time.time_ns() // _H * _H - 6 * _H
-_NOW = datetime.fromtimestamp((_T + 4 * _H) / 10**9, UTC)
-_TIMES = st.one_of(st.integers(min_value=_T - 3 * _H, max_value=_T + 3 * _H), st.just(_T))
-# Mostly what real exporters send (so calls, tool calls and sessions meet and merge), some of anything.
-_SENT = st.lists(st.one_of(requests(_TIMES, plausible=True), requests(_TIMES)), min_size=1, max_size=4)
-_SIGNALS: dict[str, Signal] = {"/v1/traces": "traces", "/v1/logs": "logs", "/v1/metrics": "metrics"}
+_NOW = datetime.fromtimestamp((RECENT_NS + 4 * HOUR_NS) / 10**9, UTC)
 _PRICES = PriceTable.load()
 _orgs = itertools.count()
 
@@ -87,14 +78,14 @@ def _answers(store: Store, org: str) -> dict[str, Any]:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(sent=_SENT)
+@given(sent=RECENT_REQUESTS)
 def test_generated_telemetry_reads_the_same_on_both_stores(stores: tuple[Store, Store],
                                                           sent: list[tuple[str, Any]]) -> None:
     org = f"fuzz-{next(_orgs)}"  # each example reads back its own org only
     for store in stores:
         ingest = IngestService(store, _PRICES, SpanFilter.from_env({}))
         for n, (path, message) in enumerate(sent):
-            ingest.ingest(org, _SIGNALS[path], message, f"{org}-{n}")
+            ingest.ingest(org, SIGNALS[path], message, f"{org}-{n}")
         while messages := store.claim_outbox(500):
             handle_ingested(store, _PRICES, [m.payload for m in messages])
             store.ack_outbox([m.id for m in messages])
