@@ -1,6 +1,6 @@
 """Hypothesis strategies for OTLP export requests in every dialect's vocabulary: the attribute keys, event, span
 and metric names the normalisers read, with values of any type and size (times past 64 bits, NaN, huge numbers
-as strings, ids of the wrong length), as protobuf messages."""
+as strings, ids of the wrong length) or, in plausible mode, the values real exporters send, as protobuf messages."""
 
 from __future__ import annotations
 
