@@ -1,4 +1,4 @@
-"""The SQLite store's write-ahead log stays bounded under writes that never pause."""
+"""The SQLite store's write-ahead logs: bounded under writes that never pause, committed without an fsync each."""
 
 from __future__ import annotations
 
@@ -49,5 +49,20 @@ def test_the_log_is_restarted_under_writes_that_never_pause(tmp_path: Path, monk
     try:
         assert restarted, f"the log grew to {peak} bytes and was never restarted"
         assert len(store.list_traces("acme", TraceQuery(limit=1000))) == min(written[0], 1000)
+    finally:
+        store.close()
+
+
+def test_every_file_commits_with_synchronous_normal(tmp_path: Path) -> None:
+    """In WAL mode, NORMAL commits are durable against a process crash and need no fsync; the span-id lookup file is
+    attached, and an unqualified pragma would leave it at FULL (an fsync per lookup commit)."""
+    store = SqliteStore(tmp_path / "observatory.db")
+    try:
+        normal = 1
+        for conn, schemas in ((store._writer, ("main",)), (store._ids_writer, ("main", "ids")),
+                              (store._reader(), ("main", "ids"))):
+            for schema in schemas:
+                assert conn.execute(f"PRAGMA {schema}.synchronous").fetchone()[0] == normal, schema
+                assert conn.execute(f"PRAGMA {schema}.journal_mode").fetchone()[0] == "wal", schema
     finally:
         store.close()

@@ -117,9 +117,12 @@ class SqliteBase:
         conn.row_factory = sqlite3.Row
         if lookups:
             conn.execute("ATTACH DATABASE ? AS ids", (str(self.path.with_name(self.path.stem + "-ids.db")),))
-        conn.execute("PRAGMA synchronous=NORMAL")
+        # Per-file settings name their schema: unqualified, they set `main` only, and the `ids` file would commit
+        # with synchronous=FULL (an fsync per lookup commit, stalling the disk the ingest commits write to).
+        for schema in ("main", "ids") if lookups else ("main",):
+            conn.execute(f"PRAGMA {schema}.synchronous=NORMAL")
+            conn.execute(f"PRAGMA {schema}.journal_size_limit={WAL_SIZE_LIMIT}")
         conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
