@@ -141,6 +141,9 @@ class SqliteBase:
                 conn.execute("CREATE TABLE ids.span_ids (org_id TEXT NOT NULL, span_id TEXT NOT NULL, "
                              "trace_id TEXT NOT NULL, PRIMARY KEY (org_id, span_id, trace_id)) WITHOUT ROWID")
                 conn.execute("INSERT OR IGNORE INTO ids.span_ids SELECT org_id, span_id, trace_id FROM main.spans")
+            # Traces whose spans are still to be indexed (SqliteSpanViews.index_span_ids): appended in order.
+            conn.execute("CREATE TABLE IF NOT EXISTS ids.span_traces_pending (org_id TEXT NOT NULL, "
+                         "trace_id TEXT NOT NULL)")
 
     @contextmanager
     def lookup_transaction(self) -> Iterator[sqlite3.Connection]:
