@@ -179,8 +179,8 @@ class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ChainStore,
 
     def save_session_rollups(self, rollups: Sequence[SessionRollup]) -> None:
         """Store several recomputed session aggregates, each as save_session_rollup would. An adapter whose
-        writes share one lock (SQLite) does them in one write, so the aggregate worker takes that lock once per
-        delivery rather than once per session."""
+        writes share one lock (SQLite) does several per write, so the aggregate worker takes that lock a few
+        times per delivery rather than once per session."""
         for r in rollups:
             self.save_session_rollup(r.org_id, r.session_id, r.rollup_json, r.computed_ns)
 
