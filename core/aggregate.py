@@ -7,10 +7,9 @@ import logging
 import time
 from collections.abc import Callable
 
-import orjson
-
 from core.ports.store import SessionRollup, Store
 from core.pricing import PriceTable
+from core.record_codec import message_header
 from core.sessions import session_summary
 
 log = logging.getLogger(__name__)
@@ -32,7 +31,7 @@ def handle_ingested(store: Store, prices: PriceTable, payloads: list[bytes], rol
     traces: dict[str, set[str]] = {}
     for payload in payloads:
         try:
-            message = orjson.loads(payload)
+            message = message_header(payload)
             org_id = message["org_id"]
             touched.update((org_id, s) for s in message.get("session_ids") or [])
             tasks.update((org_id, t) for t in message.get("task_ids") or [])

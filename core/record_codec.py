@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
+import orjson
+
 from core.errors import InvalidPayload
 from core.records import (
     Batch,
@@ -24,6 +26,9 @@ from core.records import (
 )
 
 RECORD_KEYS = ("spans", "events", "llm_calls", "tool_calls", "metric_points", "session_records")
+# Producers (core.ingest.ingested_message, core.hooks) write the entities a message touched first, then
+# `stored_ns` and the records. Outside a string this key can only be the real one: a JSON string escapes its quotes.
+_RECORDS_FROM = b',"stored_ns":'
 
 
 def encode_extra(value: object) -> object:
@@ -31,6 +36,19 @@ def encode_extra(value: object) -> object:
     if isinstance(value, set):
         return sorted(value)
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def message_header(payload: bytes) -> Any:
+    """The JSON of a `telemetry-ingested` message without its records: what the aggregate worker reads (org, the
+    sessions, traces and tasks touched), parsed without decoding the records (most of a message's bytes when it
+    carries them for the analytics export). Raises ValueError when the payload is not JSON."""
+    cut = payload.find(_RECORDS_FROM)
+    if cut > 0:
+        try:
+            return orjson.loads(payload[:cut] + b"}")
+        except orjson.JSONDecodeError:
+            pass  # not the layout producers write: read the whole message
+    return orjson.loads(payload)
 
 
 def record_lists(batch: Batch) -> dict[str, list[Any]]:
