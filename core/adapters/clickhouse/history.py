@@ -14,11 +14,13 @@ from operator import attrgetter
 from typing import Any
 
 from core.adapters.clickhouse import history_schema as schema
+from core.adapters.clickhouse import slot_sums
 from core.adapters.clickhouse.connection import ASYNC_BELOW, AnalyticsConnection
 from core.errors import StorageUnavailable
 from core.normalise.linking import EXECUTE_SPAN_NAMES
 from core.normalise.spans import tool_placeholder_id
 from core.ports.fact_insights import SessionRollupRow, TelemetryHistory
+from core.ports.insights import API_ERROR_EVENTS
 from core.records import Batch, LlmCallRecord, SpanRecord, ToolCallRecord, Usage
 
 _PLACEHOLDER = "span:"
@@ -166,9 +168,10 @@ class ClickHouseHistory(TelemetryHistory):
                  ) -> None:
         self._conn = conn
         self._db = conn.database
+        self._slots = slot_sums.SlotSums(conn)
         if migrate:
             try:
-                conn.migrate(schema.migrations(ttl_days))
+                conn.migrate([*schema.migrations(ttl_days), slot_sums.backfill_migration()])
             except Exception as exc:
                 raise StorageUnavailable(f"cannot migrate the telemetry history: {type(exc).__name__}: "
                                          f"{str(exc)[:300]}") from exc
@@ -183,8 +186,6 @@ class ClickHouseHistory(TelemetryHistory):
             writes.append(lambda: self._insert(org_id, schema.EVENTS, _EVENT_COLUMNS, batch.events, version))
         if batch.llm_calls:
             writes.append(lambda: self._insert(org_id, schema.LLM_CALLS, _CALL_COLUMNS, batch.llm_calls, version))
-        if batch.tool_calls:
-            writes.append(lambda: self._tools(org_id, batch.tool_calls, version))
         if batch.metric_points:
             writes.append(lambda: self._insert(org_id, schema.METRIC_POINTS, _POINT_COLUMNS, batch.metric_points,
                                                version))
@@ -193,11 +194,24 @@ class ClickHouseHistory(TelemetryHistory):
             link: Column = ("task_link", _NS, lambda r: links.get(r.session_id))
             writes.append(lambda: self._insert(org_id, schema.SESSION_WRITES, (*_SESSION_COLUMNS, link),
                                                list(batch.sessions.values()), version))
+        tool_ids: list[str] = []
+        if batch.tool_calls:
+            writes.append(lambda: tool_ids.extend(self._tools(org_id, batch.tool_calls, version)))
         # Two at a time: the engine inserts one table (without the GIL) while the client encodes the next.
         for future in [_pool().submit(write) for write in writes]:
             future.result()
+        self._slots.touched(org_id, {
+            slot_sums.SPANS: {slot_sums.slot_of(s.start_ns) for s in batch.spans},
+            slot_sums.ERRORS: {slot_sums.slot_of(e.time_ns) for e in batch.events if e.name in API_ERROR_EVENTS},
+            slot_sums.CALLS: self._slots.key_slots(org_id, slot_sums.CALLS, [c.call_key for c in batch.llm_calls]),
+            slot_sums.TOOLS: self._slots.key_slots(org_id, slot_sums.TOOLS, tool_ids)})
 
-    def _tools(self, org_id: str, tools: Sequence[ToolCallRecord], version: int) -> None:
+    def settle_slots(self, org_id: str) -> int:
+        """Recompute every dirty slot sum of the org now (reads are exact either way; settled ones are cheaper)."""
+        return self._slots.settle(org_id)
+
+    def _tools(self, org_id: str, tools: Sequence[ToolCallRecord], version: int) -> list[str]:
+        """Writes the tool calls; returns every id written (placeholders adopted and retired included)."""
         if len({t.tool_use_id for t in tools}) != len(tools):
             tools = _merged_tools(tools)
         extra = self._adoptions(org_id, tools, version)
@@ -205,6 +219,7 @@ class ClickHouseHistory(TelemetryHistory):
         if moved:  # a placeholder moved to its real id is not written under its own key
             tools = [t for t in tools if t.tool_use_id not in moved]
         self._insert(org_id, schema.TOOL_CALL_WRITES, _TOOL_COLUMNS, tools, version, extra=extra)
+        return [t.tool_use_id for t in tools] + [str(row["tool_use_id"]) for row in extra]
 
     def export_session_rollups(self, org_id: str, rows: Sequence[SessionRollupRow]) -> None:
         if rows:
@@ -216,16 +231,21 @@ class ClickHouseHistory(TelemetryHistory):
         if not keys:
             return
         version = time.time_ns()
+        p = {"keys": sorted(set(keys))}
+        slots = self._slots.rows_slots(org_id, schema.SPANS, "start_ns",
+                                       "(trace_id, span_id) IN {keys:Array(Tuple(String, String))}", p)
+        slots |= {slot_sums.slot_of(s.start_ns) for s in stored}
         if stored:  # written first, so a reader never finds the span missing in between
             self._insert(org_id, schema.SPANS, _SPAN_COLUMNS, list(stored), version)
         try:
             self._conn.client.command(
                 f"DELETE FROM {self._db}.{schema.SPANS} WHERE org_id = {{org:String}} "
                 "AND (trace_id, span_id) IN {keys:Array(Tuple(String, String))} AND version < {version:UInt64}",
-                parameters={"org": org_id, "keys": sorted(set(keys)), "version": version})
+                parameters={"org": org_id, "keys": p["keys"], "version": version})
         except Exception as exc:
             raise StorageUnavailable(f"telemetry history cannot take the write ({schema.SPANS}): "
                                      f"{type(exc).__name__}") from exc
+        self._slots.touched(org_id, {slot_sums.SPANS: slots})
 
     # -- erasure -------------------------------------------------------------------------------------------------
     def erase_session(self, org_id: str, session_id: str, erased_ns: int) -> None:
@@ -254,12 +274,23 @@ class ClickHouseHistory(TelemetryHistory):
             *((table, "session_id = {sid:String}") for table in (
                 schema.EVENTS, schema.METRIC_POINTS, schema.SPANS, schema.SESSIONS, schema.SESSION_ROLLUPS)),
         ]
+        # The slots of the rows about to go: their sums are recomputed once the rows are gone.
+        p["api_errors"] = list(API_ERROR_EVENTS)
+        counted = [(slot_sums.CALLS, schema.LLM_CALLS, "time_ns", deletes[0][1]),
+                   (slot_sums.SPANS, schema.SPANS, "start_ns", "session_id = {sid:String}"),
+                   (slot_sums.ERRORS, schema.EVENTS, "time_ns",
+                    "session_id = {sid:String} AND name IN {api_errors:Array(String)}")]
+        if p["tools"]:
+            counted.append((slot_sums.TOOLS, schema.TOOL_CALLS, "time_ns", "tool_use_id IN {tools:Array(String)}"))
+        touched = {family: self._slots.rows_slots(org_id, table, time_column, where, p)
+                   for family, table, time_column, where in counted}
         for table, where in deletes:
             try:
                 self._conn.client.command(f"DELETE FROM {db}.{table} WHERE org_id = {{org:String}} AND ({where})",
                                           parameters=p)
             except Exception as exc:
                 raise StorageUnavailable(f"telemetry history cannot erase ({table}): {type(exc).__name__}") from exc
+        self._slots.touched(org_id, touched, force=True)
 
     # -- repricing ----------------------------------------------------------------------------------------------
     def iter_priced(self) -> Iterator[tuple[str, str, str, LlmCallRecord]]:
@@ -316,6 +347,13 @@ class ClickHouseHistory(TelemetryHistory):
         except Exception as exc:
             raise StorageUnavailable(f"telemetry history cannot take the repricing ({table}): "
                                      f"{type(exc).__name__}") from exc
+        if table == "llm_calls":  # the calls' costs are in the slot sums
+            by_org: dict[str, list[str]] = {}
+            for org, key, _ in rows:
+                by_org.setdefault(org, []).append(key)
+            for org, keys in by_org.items():
+                self._slots.touched(org, {slot_sums.CALLS: self._slots.key_slots(org, slot_sums.CALLS, keys)},
+                                    force=True)
 
     def erased_sessions(self, org_id: str, session_ids: Sequence[str]) -> dict[str, int]:
         if not session_ids:

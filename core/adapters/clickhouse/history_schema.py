@@ -68,9 +68,16 @@ METRIC_POINTS = "telemetry_metric_points"
 SESSIONS = "telemetry_sessions"
 SESSION_ROLLUPS = "telemetry_session_rollups"
 ERASURES = "telemetry_erasures"
-# Migration 100 created these; ERASURES came with 101. Every table of the history: HISTORY_TABLES.
+# The insights' slot sums (core/adapters/clickhouse/slot_sums.py) and the marks of the slots writes touched.
+CALL_SLOTS = "telemetry_call_slots"
+SPAN_SLOTS = "telemetry_span_slots"
+TOOL_SLOTS = "telemetry_tool_slots"
+ERROR_SLOTS = "telemetry_error_slots"
+SLOT_MARKS = "telemetry_slot_marks"
+SLOT_TABLES = (CALL_SLOTS, SPAN_SLOTS, TOOL_SLOTS, ERROR_SLOTS, SLOT_MARKS)
+# Migration 100 created these; ERASURES came with 101, the slot tables with 102. Every table: HISTORY_TABLES.
 TABLES = (SPANS, EVENTS, LLM_CALLS, TOOL_CALLS, METRIC_POINTS, SESSIONS, SESSION_ROLLUPS)
-HISTORY_TABLES = (*TABLES, ERASURES)
+HISTORY_TABLES = (*TABLES, ERASURES, *SLOT_TABLES)
 # Where writers insert tool calls and session sightings (plain columns; see the module docstring).
 TOOL_CALL_WRITES = "telemetry_tool_call_writes"
 SESSION_WRITES = "telemetry_session_writes"
@@ -100,7 +107,8 @@ def _ttl_clause(column: str, ttl_days: int) -> str:
 
 # The column each table's partition and TTL are computed from: the row's own time, or its write time.
 TTL_COLUMNS = {SPANS: "start_ns", EVENTS: "time_ns", METRIC_POINTS: "time_ns", LLM_CALLS: "version",
-               TOOL_CALLS: "version", SESSIONS: "version", SESSION_ROLLUPS: "computed_ns", ERASURES: "erased_ns"}
+               TOOL_CALLS: "version", SESSIONS: "version", SESSION_ROLLUPS: "computed_ns", ERASURES: "erased_ns",
+               **dict.fromkeys(SLOT_TABLES, "slot_ns")}
 
 _ORDER = {
     SPANS: "org_id, start_ns, trace_id, span_id",
@@ -111,6 +119,8 @@ _ORDER = {
     SESSIONS: "org_id, session_id",
     SESSION_ROLLUPS: "org_id, session_id",
     ERASURES: "org_id, session_id",
+    **dict.fromkeys((CALL_SLOTS, SPAN_SLOTS, TOOL_SLOTS, ERROR_SLOTS), "org_id, slot_ns"),
+    SLOT_MARKS: "org_id, family, slot_ns",
 }
 
 _ENGINES = {
@@ -122,7 +132,37 @@ _ENGINES = {
     SESSIONS: "AggregatingMergeTree",
     SESSION_ROLLUPS: "ReplacingMergeTree(computed_ns)",
     ERASURES: "ReplacingMergeTree(erased_ns)",
+    **dict.fromkeys((CALL_SLOTS, SPAN_SLOTS, TOOL_SLOTS, ERROR_SLOTS), "ReplacingMergeTree(computed_ns)"),
+    SLOT_MARKS: "AggregatingMergeTree",
 }
+
+# The groups of a slot sums row, (column, type): group keys, then counts (slot_sums reads them in this order).
+_NS_STR = "Nullable(String)"
+SLOT_GROUPS: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]] = {
+    CALL_SLOTS: ((("session_id", _NS_STR), ("model", _NS_STR), ("provider", _NS_STR), ("ref_trace", _NS_STR),
+                  ("ref_span", _NS_STR)),
+                 (("n", "UInt64"), ("failed", "UInt64"), ("unpriced", "UInt64"), ("t_in", "Int64"),
+                  ("t_out", "Int64"), ("t_cr", "Int64"), ("t_cc", "Int64"), ("t_rs", "Int64"), ("cost", "Float64"),
+                  ("savings", "Float64"), ("dur", "Float64"), ("timed", "UInt64"), ("spans", "UInt64"))),
+    SPAN_SLOTS: ((("session_id", _NS_STR), ("own_source", _NS_STR), ("own_workspace", _NS_STR),
+                  ("task_id", _NS_STR), ("model", _NS_STR), ("provider", _NS_STR)),
+                 (("n", "UInt64"),)),
+    TOOL_SLOTS: ((("session_id", _NS_STR), ("ref_trace", _NS_STR), ("ref_span", _NS_STR)),
+                 (("n", "UInt64"), ("failed", "UInt64"))),
+    ERROR_SLOTS: ((("session_id", _NS_STR), ("ref_trace", _NS_STR), ("ref_span", _NS_STR)),
+                  (("n", "UInt64"),)),
+}
+
+
+def _slot_columns(table: str) -> str:
+    keys, counts = SLOT_GROUPS[table]
+    groups = ", ".join(f"{c} {t}" for c, t in keys + counts)
+    return f"""
+    org_id LowCardinality(String),
+    slot_ns Int64,
+    groups Array(Tuple({groups})) CODEC(ZSTD(1)),
+    computed_ns UInt64"""
+
 
 _TEXT = "String CODEC(ZSTD(1))"
 _COLUMNS = {
@@ -281,6 +321,12 @@ _COLUMNS = {
     org_id LowCardinality(String),
     session_id String,
     erased_ns UInt64""",
+    **{table: _slot_columns(table) for table in SLOT_GROUPS},
+    SLOT_MARKS: """
+    org_id LowCardinality(String),
+    family LowCardinality(String),
+    slot_ns Int64,
+    marked_ns SimpleAggregateFunction(max, UInt64)""",
 }
 
 
@@ -339,7 +385,9 @@ def migrations(ttl_days: int = DEFAULT_TTL_DAYS) -> list[Migration]:
         raise ValueError("ttl_days must be at least 1")
     return [Migration(100, "telemetry history: spans, events, LLM calls, tool calls, metric points, sessions, "
                       "session rollups", tuple(_create(table, ttl_days) for table in TABLES) + _writes()),
-            Migration(101, "telemetry history: session erasures", (_create(ERASURES, ttl_days),))]
+            Migration(101, "telemetry history: session erasures", (_create(ERASURES, ttl_days),)),
+            Migration(102, "telemetry history: slot sums of the insights and the marks of touched slots",
+                      tuple(_create(table, ttl_days) for table in SLOT_TABLES))]
 
 
 MIGRATIONS = migrations()

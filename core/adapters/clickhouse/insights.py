@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.adapters.clickhouse import history_schema as schema
+from core.adapters.clickhouse import slot_sums
 from core.adapters.clickhouse.connection import AnalyticsConnection
+from core.adapters.clickhouse.slot_sums import CALLS, ERRORS, SPANS, TOOLS, Family
 from core.errors import StorageUnavailable
 from core.ports.fact_insights import CatalogWorkspace, FactInsights
 from core.ports.insights import (
@@ -50,8 +52,7 @@ _HIGH = schema.ABSENT_HIGH
 _CALL_SUMS = ", ".join(f"sumIf(c.{column}, {{inc}})" for column in (
     "n", "failed", "unpriced", "t_in", "t_out", "t_cr", "t_cc", "t_rs", "cost", "savings", "dur", "timed", "spans"))
 # The span a record without a session names (NULL for records with one: they never need it).
-_OWN_REF = ("if({a}.session_id IS NULL, {a}.trace_id, NULL) AS trace_id, "
-            "if({a}.session_id IS NULL, {a}.span_id, NULL) AS span_id")
+_OWN_REF = "{a}.ref_trace AS trace_id, {a}.ref_span AS span_id"
 _NO_REF = "NULL AS trace_id, NULL AS span_id"
 _MAX_REF_PARAMETER = 20_000
 
@@ -76,11 +77,16 @@ class _Scope:
     workspaces: Sequence[CatalogWorkspace]
     params: dict[str, Any] = field(default_factory=dict)
     refs: str = ""  # the spans session-less records name: a parameter, or a subquery when there are many
+    dirty: dict[str, list[int]] = field(default_factory=dict)  # slots whose sums are stale, per family
 
     def __post_init__(self) -> None:
         f = self.f
         lo = min(b[0] for b in self.buckets)
         hi = max(b[1] for b in self.buckets)
+        self.lo, self.hi = lo, hi
+        # Slot sums serve when every inner bucket boundary is a slot boundary (days in any zone are).
+        inner = {edge for b in self.buckets for edge in b} - {lo, hi}
+        self.slotted = all(edge % slot_sums.SLOT_NS == 0 for edge in inner)
         ws_path = None
         if f.workspace is not None:
             ws_path = next((w.path for w in self.workspaces if w.id == f.workspace and w.path != ""), None)
@@ -153,6 +159,15 @@ class _Scope:
             terms.append(self.facets("s.s_source", "s.s_workspace"))
         return "(" + " AND ".join(terms) + ")"
 
+    def source(self, family: Family) -> str:
+        """The family's facts in the window, as rows (org_id, t, keys..., counts...) to sum (slot_sums.source)."""
+        return slot_sums.source(self.db, family, self.lo, self.hi, self.slotted, self.dirty.get(family.name, ()))
+
+    def per_bucket(self, family: Family, alias: str, where: str = "") -> str:
+        """FROM clause of the family's rows in a bucket (``b``, with ``where``)."""
+        return (f"FROM (SELECT *, {self.bucket(f'{alias}.t')} AS b FROM ({self.source(family)}) AS {alias}) "
+                f"AS {alias} WHERE {self.in_bucket(f'{alias}.t', f'{alias}.b')}{where}")
+
     # -- LLM calls -----------------------------------------------------------------------------------------
     def call_terms(self, alias: str) -> str:
         terms = []
@@ -162,16 +177,10 @@ class _Scope:
             terms.append(f"{alias}.model = {{model:String}}")
         return "".join(f" AND {t}" for t in terms)
 
-    def calls(self, columns: str) -> str:
-        """The window's LLM calls (newest version of each key; matching provider / model), with bucket ``b``."""
-        return (f"SELECT {columns}, {self.bucket('c.time_ns')} AS b FROM {self.db}.{schema.LLM_CALLS} AS c FINAL "
-                "WHERE c.org_id = {org:String} AND c._partition_id >= {written_from:String} "
-                f"AND {self.window('c.time_ns')}{self.call_terms('c')}")
-
     def call_sessions(self) -> str:
         """(bucket, session) of the sessions that made a matching LLM call inside the bucket."""
-        return (f"SELECT b, c.session_id FROM ({self.calls('c.session_id, c.time_ns')}) AS c "
-                f"WHERE {self.in_bucket('c.time_ns')} AND c.session_id IS NOT NULL")
+        where = f" AND c.session_id IS NOT NULL{self.call_terms('c')}"
+        return f"SELECT DISTINCT c.b, c.session_id {self.per_bucket(CALLS, 'c', where)}"
 
     # -- spans a session-less record names -------------------------------------------------------------------
     def own_spans(self, refs: str) -> str:
@@ -203,6 +212,7 @@ class ClickHouseFactInsights(FactInsights):
     def __init__(self, conn: AnalyticsConnection) -> None:
         self._conn = conn
         self._db = conn.database
+        self._slots = slot_sums.SlotSums(conn)
 
     def _rows(self, sql: str, s: _Scope) -> list[Sequence[Any]]:
         try:
@@ -213,11 +223,17 @@ class ClickHouseFactInsights(FactInsights):
 
     def _scope(self, org_id: str, f: InsightFilter, buckets: list[tuple[int, int]],
                workspaces: Sequence[CatalogWorkspace]) -> _Scope:
-        return _Scope(self._db, org_id, f, buckets, workspaces)
+        s = _Scope(self._db, org_id, f, buckets, workspaces)
+        first, last = -(-s.lo // slot_sums.SLOT_NS) * slot_sums.SLOT_NS, s.hi - s.hi % slot_sums.SLOT_NS
+        if s.slotted and first < last:
+            s.dirty = self._slots.dirty(org_id, first, last)
+        return s
 
-    def _own_refs(self, s: _Scope, refs: str) -> bool:
-        """Find the spans that session-less records name (``refs`` selects their (trace_id, span_id)): usually none
-        or few, passed on as a parameter (many stay a subquery). False when there are none: spans are not read."""
+    def _own_refs(self, s: _Scope, family: Family) -> bool:
+        """Find the spans that the family's session-less records name: usually none or few, passed on as a
+        parameter (many stay a subquery). False when there are none: spans are not read."""
+        refs = (f"SELECT DISTINCT r.ref_trace, r.ref_span FROM ({s.source(family)}) AS r "
+                "WHERE r.ref_trace IS NOT NULL AND r.ref_span IS NOT NULL AND r.ref_span != ''")
         rows = self._rows(f"{refs} LIMIT {_MAX_REF_PARAMETER + 1}", s)
         pairs = sorted({(str(r[0]), str(r[1])) for r in rows})
         s.params["refs"] = pairs
@@ -233,10 +249,10 @@ class ClickHouseFactInsights(FactInsights):
         return f" LEFT ANY JOIN ({right}) AS o ON {alias}.trace_id = o.trace_id AND {alias}.span_id = o.span_id"
 
     # -- statements -------------------------------------------------------------------------------------------
-    # Each statement reads its facts once and first sums them per bucket and session (and per model or provider,
-    # and per span for a record without a session): the session's bounds and properties, the spans of
-    # session-less records and the filter then apply to those few rows. Rows come back per bucket (and raw
-    # dimension value where grouped).
+    # Each statement reads its family's rows (slot sums and records, slot_sums.source) and first sums them per
+    # bucket and session (and per model or provider, and per span for a record without a session): the session's
+    # bounds and properties, the spans of session-less records and the filter then apply to those few rows. Rows
+    # come back per bucket (and raw dimension value where grouped).
 
     def _call_rows(self, s: _Scope, long_window: bool, dimension: Dimension | None = None) -> list[Sequence[Any]]:
         """(bucket, raw dimension value or NULL, 13 sums, distinct sessions) per bucket (and value)."""
@@ -263,21 +279,13 @@ class ClickHouseFactInsights(FactInsights):
             else:
                 sessions = "c.session_id IS NOT NULL"
         dim = f"c.{dimension}" if dimension in ("model", "provider") else "NULL"
-        named_spans = own and self._own_refs(s, (
-            f"SELECT DISTINCT trace_id, span_id FROM {self._db}.{schema.LLM_CALLS} WHERE org_id = {{org:String}} "
-            "AND _partition_id >= {written_from:String} AND session_id IS NULL AND span_id IS NOT NULL "
-            f"AND {s.window('time_ns', slack=True)}"))
-        ref = _OWN_REF.format(a="c") if named_spans else _NO_REF
-        calls = s.calls("c.session_id, c.time_ns, c.model, c.provider, c.tokens_in, c.tokens_out, "
-                        "c.cache_read_tokens, c.cache_creation_tokens, c.reasoning_tokens, c.cost_usd, "
-                        "c.cache_savings_usd, c.success, c.unpriced, c.duration_ms, c.trace_id, c.span_id")
+        ref = _OWN_REF.format(a="c") if own and self._own_refs(s, CALLS) else _NO_REF
         per_session = (
-            f"SELECT b, c.session_id AS session_id, {dim} AS dim, {ref}, count() AS n, "
-            "countIf(NOT c.success) AS failed, countIf(c.unpriced) AS unpriced, sum(c.tokens_in) AS t_in, "
-            "sum(c.tokens_out) AS t_out, sum(c.cache_read_tokens) AS t_cr, sum(c.cache_creation_tokens) AS t_cc, "
-            "sum(c.reasoning_tokens) AS t_rs, sum(c.cost_usd) AS cost, sum(c.cache_savings_usd) AS savings, "
-            "sum(ifNull(c.duration_ms, 0)) AS dur, count(c.duration_ms) AS timed, count(c.span_id) AS spans "
-            f"FROM ({calls}) AS c WHERE {s.in_bucket('c.time_ns')} GROUP BY b, session_id, dim, trace_id, span_id")
+            f"SELECT c.b AS b, c.session_id AS session_id, {dim} AS dim, {ref}, sum(c.n) AS n, "
+            "sum(c.failed) AS failed, sum(c.unpriced) AS unpriced, sum(c.t_in) AS t_in, sum(c.t_out) AS t_out, "
+            "sum(c.t_cr) AS t_cr, sum(c.t_cc) AS t_cc, sum(c.t_rs) AS t_rs, sum(c.cost) AS cost, "
+            "sum(c.savings) AS savings, sum(c.dur) AS dur, sum(c.timed) AS timed, sum(c.spans) AS spans "
+            f"{s.per_bucket(CALLS, 'c', s.call_terms('c'))} GROUP BY b, session_id, dim, trace_id, span_id")
         joins = ""
         if "s.s_" in inc + sessions + key:  # the session's bounds or properties are read
             joins = f"LEFT JOIN ({s.sessions()}) AS s ON c.session_id = s.session_id"
@@ -310,16 +318,11 @@ class ClickHouseFactInsights(FactInsights):
             select.append(f"uniqExactIf({task}, {task_match})" if tasks == "count"
                           else f"groupUniqArrayIf({task}, {task_match})")
         selected = ", ".join(select)
-        spans = (f"SELECT session_id, start_ns, source_type, workspace, model, provider, task_id, "
-                 f"{s.bucket('start_ns')} AS b FROM {self._db}.{schema.SPANS} FINAL WHERE org_id = {{org:String}} "
-                 f"AND {s.window('start_ns')}")
         if dimension is None and not tasks and not f.by_session and not f.by_call:  # unfiltered: count per bucket
-            return self._rows(f"SELECT b, NULL, count() FROM ({spans}) AS x WHERE {s.in_bucket('x.start_ns')} "
-                              "GROUP BY b", s)
+            return self._rows(f"SELECT x.b, NULL, sum(x.n) {s.per_bucket(SPANS, 'x')} GROUP BY x.b", s)
         per_session = (
-            f"SELECT b, x.session_id AS session_id, if(x.session_id IS NULL, x.source_type, NULL) AS own_source, "
-            f"if(x.session_id IS NULL, x.workspace, NULL) AS own_workspace{task_columns}, count() AS n "
-            f"FROM ({spans}) AS x WHERE {s.in_bucket('x.start_ns')} "
+            f"SELECT x.b AS b, x.session_id AS session_id, x.own_source AS own_source, "
+            f"x.own_workspace AS own_workspace{task_columns}, sum(x.n) AS n {s.per_bucket(SPANS, 'x')} "
             f"GROUP BY b, session_id, own_source, own_workspace{', task_id, model_ok' if tasks else ''}")
         joins = ""
         if "s.s_" in key + selected:
@@ -327,66 +330,32 @@ class ClickHouseFactInsights(FactInsights):
         sql = f"SELECT x.b, {key} AS raw, {selected} FROM ({per_session}) AS x {joins} GROUP BY x.b, raw"
         return self._rows(sql, s)
 
-    def _tool_rows(self, s: _Scope) -> list[Sequence[Any]]:
-        """(bucket, tool calls, failed tool calls) per bucket."""
+    def _fact_rows(self, s: _Scope, family: Family, counts: Sequence[str]) -> list[Sequence[Any]]:
+        """(bucket, sum of each of ``counts``) per bucket of tool calls or API errors: they match through their
+        session (and the sessions that made a matching call), or without one through the span they name."""
         f = s.f
-        t = f"{self._db}.{schema.TOOL_CALLS}"
+        if not f.by_session and not f.by_call:  # unfiltered: counted per bucket at once
+            sums = ", ".join(f"sum(t.{c})" for c in counts)
+            return self._rows(f"SELECT t.b, {sums} {s.per_bucket(family, 't')} GROUP BY t.b", s)
         own = f.by_session and not f.by_call
-        # Sightings without a session (a superset of the calls whose merged session is none).
-        named_spans = own and self._own_refs(s, (
-            f"SELECT DISTINCT tupleElement(trace_id, 2), tupleElement(span_id, 2) FROM {t} "
-            "WHERE org_id = {org:String} AND _partition_id >= {written_from:String} "
-            "AND tupleElement(session_id, 1) = 0 AND tupleElement(span_id, 1) != 0 "
-            f"AND {s.window('time_ns', slack=True)}"))
-        # Each call's sightings merged by GROUP BY (as FINAL would, across partitions; faster here): the newest
-        # present session (and span), the earliest time, the newest outcome.
-        def newest(column: str) -> str:
-            return f"argMax(tupleElement({column}, 2), tupleElement({column}, 1))"
-        spans = f", {newest('trace_id')} AS m_trace, {newest('span_id')} AS m_span" if named_spans else ""
-        merged = (f"SELECT {newest('session_id')} AS m_session, max(tupleElement(session_id, 1)) AS m_seen, "
-                  f"min(time_ns) AS m_time, max(outcome) AS m_outcome{spans} FROM {t} "
-                  "WHERE org_id = {org:String} AND _partition_id >= {written_from:String} "
-                  # A record with neither a name nor an outcome is a placeholder, not a call (core.sessions).
-                  f"GROUP BY tool_use_id HAVING max(live) % 2 = 1 AND max(named) = 1 AND {s.window('m_time')}")
-        spans = "m_trace AS trace_id, m_span AS span_id, " if named_spans else ""
-        tools = ("SELECT if(m_seen = 0, NULL, m_session) AS sid, m_time AS time_ns, "
-                 f"m_outcome != 0 AND m_outcome % 2 = 0 AS failed, {spans}{s.bucket('m_time')} AS b FROM ({merged})")
-        if not f.by_session and not f.by_call:  # unfiltered: count per bucket at once
-            return self._rows(f"SELECT b, count(), countIf(t.failed) FROM ({tools}) AS t "
-                              f"WHERE {s.in_bucket('t.time_ns')} GROUP BY b", s)
-        ref = _OWN_REF.format(a="t").replace("t.session_id", "t.sid") if named_spans else _NO_REF
-        per_session = (f"SELECT b, t.sid AS sid, {ref}, count() AS n, countIf(t.failed) AS n_failed FROM ({tools}) "
-                       f"AS t WHERE {s.in_bucket('t.time_ns')} GROUP BY b, sid, trace_id, span_id")
+        ref = _OWN_REF.format(a="t") if own and self._own_refs(s, family) else _NO_REF
+        sums = ", ".join(f"sum(t.{c}) AS {c}" for c in counts)
+        per_session = (f"SELECT t.b AS b, t.session_id AS sid, {ref}, {sums} {s.per_bucket(family, 't')} "
+                       "GROUP BY b, sid, trace_id, span_id")
         joins = f"LEFT JOIN ({s.sessions()}) AS s ON t.sid = s.session_id" if f.by_session else ""
         if own:
             joins += self._own_join(s, "t")
         match = s.fact_match("t.sid", own)
-        sql = (f"SELECT t.b, sumIf(t.n, {match}), sumIf(t.n_failed, {match}) FROM ({per_session}) AS t {joins} "
-               "GROUP BY t.b")
-        return self._rows(sql, s)
+        matched = ", ".join(f"sumIf(t.{c}, {match})" for c in counts)
+        return self._rows(f"SELECT t.b, {matched} FROM ({per_session}) AS t {joins} GROUP BY t.b", s)
+
+    def _tool_rows(self, s: _Scope) -> list[Sequence[Any]]:
+        """(bucket, tool calls, failed tool calls) per bucket."""
+        return self._fact_rows(s, TOOLS, ("n", "failed"))
 
     def _error_rows(self, s: _Scope) -> list[Sequence[Any]]:
         """(bucket, API errors) per bucket."""
-        f = s.f
-        own = f.by_session and not f.by_call
-        named_spans = own and self._own_refs(s, (
-            f"SELECT DISTINCT trace_id, span_id FROM {self._db}.{schema.EVENTS} WHERE org_id = {{org:String}} "
-            "AND name IN {api_errors:Array(String)} AND session_id IS NULL AND span_id IS NOT NULL "
-            f"AND {s.window('time_ns', slack=True)}"))
-        events = (f"SELECT session_id, time_ns, trace_id, span_id, {s.bucket('time_ns')} AS b "
-                  f"FROM {self._db}.{schema.EVENTS} FINAL WHERE org_id = {{org:String}} "
-                  f"AND name IN {{api_errors:Array(String)}} AND {s.window('time_ns')}")
-        if not f.by_session and not f.by_call:  # unfiltered: count per bucket at once
-            return self._rows(f"SELECT b, count() FROM ({events}) AS e WHERE {s.in_bucket('e.time_ns')} GROUP BY b", s)
-        ref = _OWN_REF.format(a="e") if named_spans else _NO_REF
-        per_session = (f"SELECT b, e.session_id AS session_id, {ref}, count() AS n FROM ({events}) AS e "
-                       f"WHERE {s.in_bucket('e.time_ns')} GROUP BY b, session_id, trace_id, span_id")
-        joins = f"LEFT JOIN ({s.sessions()}) AS s ON e.session_id = s.session_id" if f.by_session else ""
-        if own:
-            joins += self._own_join(s, "e")
-        match = s.fact_match("e.session_id", own)
-        sql = f"SELECT e.b, sumIf(e.n, {match}) FROM ({per_session}) AS e {joins} GROUP BY e.b"
-        return self._rows(sql, s)
+        return self._fact_rows(s, ERRORS, ("n",))
 
     def _activity(self, s: _Scope, t: InsightTotals) -> None:
         """Sums of the session rollups of the sessions active in the window (no slack here)."""

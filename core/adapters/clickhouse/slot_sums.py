@@ -1,0 +1,302 @@
+"""Slot sums: the history facts the insights count, pre-summed per 15-minute slot, session and dimension, recomputed
+from the history tables when a write touches a slot, and read back as the insights' source of facts.
+
+Why: an insight over a month read every LLM call, span, tool call and API error of the month with FINAL (or a
+GROUP BY over millions of tool ids), seconds at ten million rows. The sums of a month are a few thousand rows.
+
+How it stays exact:
+- A family (LLM calls, spans, tool calls, API errors) defines its *records*: the newest version of each fact in a
+  time range, as one row of group keys (session, model, the span a session-less record names, ...) and counts.
+  Sums per slot are those rows grouped by slot and keys; a read sums them further by bucket, exactly as it would
+  sum the records, so a read from sums and a read from records agree by construction.
+- Each family has a table of one row per (org, slot): the slot's groups as an array, `ReplacingMergeTree
+  (computed_ns)`, so a recompute replaces the whole slot, empty groups included (a fact that moved out of it).
+- A write marks the slots it touched (`telemetry_slot_marks`, the server's time after the write landed) and then
+  recomputes them (`INSERT .. SELECT`; `computed_ns` is the server's time the statement started). A slot is
+  *clean* when its sums were computed after its last mark: they then saw every write marked before. Reads take
+  clean slots from the sums and read the records of everything else (dirty slots and the window's unaligned
+  edges) directly, so a read is exact whatever the recompute did or failed to do.
+- A slot recomputed less than REFRESH_NS ago is left dirty (under a steady stream, the current slot is recomputed
+  at most once a minute, not on every delivery); the next write of the org, or `settle`, recomputes it.
+- The slots a write touches: spans and API-error events, the slots of their own times (facts never move); LLM
+  calls and tool calls, whose time a later signal can change, the slots of every stored version or sighting of
+  their keys (the old slot loses the call, the new one gains it).
+- Sums are as old as the history: migration 103 computes every slot of the rows already stored.
+
+Slots are 15 minutes because every UTC offset in use is a multiple of 15 minutes: day buckets in any zone start
+on a slot boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.adapters.clickhouse import history_schema as schema
+from core.adapters.clickhouse.connection import AnalyticsConnection, Migration
+from core.errors import StorageUnavailable
+from core.ports.insights import API_ERROR_EVENTS
+
+SLOT_NS = 15 * 60 * 10**9
+REFRESH_NS = 60 * 10**9
+# Slots per recompute statement: the records are read over the chunk's range (a primary-key range for spans).
+_CHUNK = 96
+_NOW = "toUInt64(toUnixTimestamp64Nano(now64(9)))"
+_API_ERRORS = ", ".join(f"'{name}'" for name in API_ERROR_EVENTS)
+
+# SQL condition on a time column: which records a statement reads.
+Within = Callable[[str], str]
+
+
+def slot_of(ns: int) -> int:
+    """The start of the slot a time falls in."""
+    return ns - ns % SLOT_NS
+
+
+def slot_sql(column: str) -> str:
+    """SQL: the start of the slot of a time column (as slot_of)."""
+    return f"({column} - positiveModulo({column}, {SLOT_NS}))"
+
+
+def between(lo: int, hi: int) -> Within:
+    return lambda c: f"({c} >= {int(lo)} AND {c} < {int(hi)})"
+
+
+def in_slots(slots: Sequence[int]) -> Within:
+    """Times in these slots: a range the engine can use plus the exact set."""
+    ordered = sorted(set(slots))
+    listed = ", ".join(str(int(s)) for s in ordered)
+    return lambda c: (f"({c} >= {ordered[0]} AND {c} < {ordered[-1] + SLOT_NS} AND {slot_sql(c)} IN ({listed}))")
+
+
+def either(*conditions: Within) -> Within:
+    return lambda c: "(" + " OR ".join(w(c) for w in conditions) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One kind of fact the insights count: its records' group keys and counts, and its sums table."""
+
+    name: str
+    table: str
+    keys: tuple[tuple[str, str], ...]  # (column, type)
+    counts: tuple[tuple[str, str], ...]
+    records: Callable[[str, bool, Within, str | None, bool], str]
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c, _ in self.keys + self.counts]
+
+
+def _org(alias: str, org: bool) -> str:
+    return f"{alias}org_id = {{org:String}}" if org else "1"
+
+
+def _written(alias: str, written_from: str | None) -> str:
+    return f" AND {alias}_partition_id >= '{written_from}'" if written_from else ""
+
+
+def _call_records(db: str, org: bool, within: Within, written_from: str | None, narrow: bool) -> str:
+    # Narrow: the keys with a version inside the range first (a scan of one column), then only those keys' versions
+    # (sorting-key lookups): the newest version decides, wherever the older ones lie.
+    keyed = (f" AND r.call_key IN (SELECT call_key FROM {db}.{schema.LLM_CALLS} WHERE {_org('', org)}"
+             f"{_written('', written_from)} AND {within('time_ns')})") if narrow else ""
+    return ("SELECT r.org_id AS org_id, r.time_ns AS t, r.session_id AS session_id, r.model AS model, "
+            "r.provider AS provider, if(r.session_id IS NULL, r.trace_id, NULL) AS ref_trace, "
+            "if(r.session_id IS NULL, r.span_id, NULL) AS ref_span, toUInt64(1) AS n, toUInt64(NOT r.success) AS "
+            "failed, toUInt64(r.unpriced) AS unpriced, r.tokens_in AS t_in, r.tokens_out AS t_out, "
+            "r.cache_read_tokens AS t_cr, r.cache_creation_tokens AS t_cc, r.reasoning_tokens AS t_rs, "
+            "r.cost_usd AS cost, r.cache_savings_usd AS savings, ifNull(r.duration_ms, 0) AS dur, "
+            "toUInt64(r.duration_ms IS NOT NULL) AS timed, toUInt64(r.span_id IS NOT NULL) AS spans "
+            f"FROM {db}.{schema.LLM_CALLS} AS r FINAL WHERE {_org('r.', org)}{_written('r.', written_from)}"
+            f"{keyed} AND {within('r.time_ns')}")
+
+
+def _span_records(db: str, org: bool, within: Within, written_from: str | None, narrow: bool) -> str:
+    # Sorted by start: a time range is a primary-key range, narrow or not.
+    return ("SELECT r.org_id AS org_id, r.start_ns AS t, r.session_id AS session_id, "
+            "if(r.session_id IS NULL, r.source_type, NULL) AS own_source, "
+            "if(r.session_id IS NULL, r.workspace, NULL) AS own_workspace, r.task_id AS task_id, r.model AS model, "
+            "r.provider AS provider, toUInt64(1) AS n "
+            f"FROM {db}.{schema.SPANS} AS r FINAL WHERE {_org('r.', org)} AND {within('r.start_ns')}")
+
+
+def _newest(column: str) -> str:
+    return f"argMax(tupleElement({column}, 2), tupleElement({column}, 1))"
+
+
+def _tool_records(db: str, org: bool, within: Within, written_from: str | None, narrow: bool) -> str:
+    # Each call's sightings merged by GROUP BY (as FINAL would, across partitions): the newest present session
+    # (and span), the earliest time, the newest outcome. Narrow: only ids with a sighting in the range (the merged
+    # time is one of the sightings' times).
+    keyed = (f" AND tool_use_id IN (SELECT tool_use_id FROM {db}.{schema.TOOL_CALLS} WHERE {_org('', org)}"
+             f"{_written('', written_from)} AND {within('time_ns')})") if narrow else ""
+    merged = (f"SELECT org_id, {_newest('session_id')} AS m_session, max(tupleElement(session_id, 1)) AS m_seen, "
+              f"min(time_ns) AS m_time, max(outcome) AS m_outcome, {_newest('trace_id')} AS m_trace, "
+              f"{_newest('span_id')} AS m_span FROM {db}.{schema.TOOL_CALLS} WHERE {_org('', org)}"
+              f"{_written('', written_from)}{keyed} GROUP BY org_id, tool_use_id "
+              # A record with neither a name nor an outcome is a placeholder, not a call (core.sessions).
+              f"HAVING max(live) % 2 = 1 AND max(named) = 1 AND {within('m_time')}")
+    return ("SELECT org_id, assumeNotNull(m_time) AS t, if(m_seen = 0, NULL, m_session) AS session_id, "
+            "if(m_seen = 0, m_trace, NULL) AS ref_trace, if(m_seen = 0, m_span, NULL) AS ref_span, "
+            "toUInt64(1) AS n, toUInt64(m_outcome != 0 AND m_outcome % 2 = 0) AS failed "
+            f"FROM ({merged})")
+
+
+def _error_records(db: str, org: bool, within: Within, written_from: str | None, narrow: bool) -> str:
+    return ("SELECT r.org_id AS org_id, r.time_ns AS t, r.session_id AS session_id, "
+            "if(r.session_id IS NULL, r.trace_id, NULL) AS ref_trace, "
+            "if(r.session_id IS NULL, r.span_id, NULL) AS ref_span, toUInt64(1) AS n "
+            f"FROM {db}.{schema.EVENTS} AS r FINAL WHERE {_org('r.', org)} AND r.name IN ({_API_ERRORS}) "
+            f"AND {within('r.time_ns')}")
+
+
+def _family(name: str, table: str, records: Callable[[str, bool, Within, str | None, bool], str]) -> Family:
+    keys, counts = schema.SLOT_GROUPS[table]
+    return Family(name, table, keys, counts, records)
+
+
+CALLS = _family("calls", schema.CALL_SLOTS, _call_records)
+SPANS = _family("spans", schema.SPAN_SLOTS, _span_records)
+TOOLS = _family("tools", schema.TOOL_SLOTS, _tool_records)
+ERRORS = _family("errors", schema.ERROR_SLOTS, _error_records)
+FAMILIES = (CALLS, SPANS, TOOLS, ERRORS)
+
+
+# -- schema ------------------------------------------------------------------------------------------------------
+def _grouped(family: Family, records: str) -> str:
+    """Records summed per org, slot and group keys."""
+    keys = ", ".join(c for c, _ in family.keys)
+    sums = ", ".join(f"sum({c}) AS {c}" for c, _ in family.counts)
+    return (f"SELECT org_id, {slot_sql('t')} AS slot, {keys}, {sums} FROM ({records}) "
+            f"GROUP BY org_id, slot, {keys}")
+
+
+def backfill_migration() -> Migration:
+    """The sums of every slot already stored (the history tables came before the sums)."""
+    everything: Within = lambda c: "1"  # noqa: E731
+    statements = []
+    for f in FAMILIES:
+        tuples = ", ".join(f"g.{c}" for c in f.columns)
+        statements.append(
+            f"INSERT INTO {{db}}.{f.table} (org_id, slot_ns, groups, computed_ns) "
+            f"SELECT g.org_id, g.slot, groupArray(tuple({tuples})), {_NOW} "
+            f"FROM ({_grouped(f, f.records('{db}', False, everything, None, False))}) AS g GROUP BY g.org_id, g.slot")
+    return Migration(103, "telemetry history: slot sums of the rows already stored", tuple(statements))
+
+
+# -- reads -------------------------------------------------------------------------------------------------------
+def source(db: str, family: Family, lo: int, hi: int, slotted: bool, dirty: Iterable[int] = ()) -> str:
+    """SQL: rows (org_id, t, keys..., counts...) whose sums per bucket are the family's facts in [lo, hi): the sums
+    of the clean whole slots inside (t = the slot's start; ``slotted`` says the buckets' inner boundaries fall on
+    slots) and the records of the rest (the unaligned edges and the ``dirty`` slots)."""
+    first, last = -(-lo // SLOT_NS) * SLOT_NS, hi - hi % SLOT_NS
+    if not slotted:
+        return family.records(db, True, between(lo, hi), schema.partition_id(lo - schema.SLACK_NS), False)
+    if first >= last:
+        return family.records(db, True, between(lo, hi), schema.partition_id(lo - schema.SLACK_NS), True)
+    stale = sorted(s for s in set(dirty) if first <= s < last)
+    rest: list[Within] = [between(lo, first), between(last, hi)]
+    if stale:
+        rest.append(in_slots(stale))
+    skip = f" AND s.slot_ns NOT IN ({', '.join(str(s) for s in stale)})" if stale else ""
+    elements = ", ".join(f"tupleElement(g, {i + 1}) AS {c}" for i, c in enumerate(family.columns))
+    sums = (f"SELECT s.org_id AS org_id, s.slot_ns AS t, {elements} FROM {db}.{family.table} AS s FINAL "
+            f"ARRAY JOIN s.groups AS g WHERE s.org_id = {{org:String}} AND s.slot_ns >= {first} "
+            f"AND s.slot_ns < {last}{skip}")
+    records = family.records(db, True, either(*rest), schema.partition_id(lo - schema.SLACK_NS), True)
+    return f"{sums} UNION ALL {records}"
+
+
+# -- writes ------------------------------------------------------------------------------------------------------
+class SlotSums:
+    """Marks, recomputes and reports the dirty slots of one AnalyticsConnection's history."""
+
+    def __init__(self, conn: AnalyticsConnection) -> None:
+        self._conn = conn
+        self._db = conn.database
+
+    def _run(self, sql: str, params: dict[str, Any], read: bool = False) -> list[Sequence[Any]]:
+        try:
+            if read:
+                return list(self._conn.client.query(sql, parameters=params,
+                                                    settings={"join_use_nulls": 0}).result_rows)
+            self._conn.client.command(sql, parameters=params, settings={"join_use_nulls": 0})
+            return []
+        except Exception as exc:
+            raise StorageUnavailable(f"telemetry history cannot take the slot sums: {type(exc).__name__}: "
+                                     f"{str(exc)[:300]}") from exc
+
+    def key_slots(self, org_id: str, family: Family, keys: Sequence[str]) -> set[int]:
+        """The slots of every stored version (LLM calls) or sighting (tool calls) of these keys."""
+        if not keys:
+            return set()
+        table, key, time = ((schema.LLM_CALLS, "call_key", "time_ns") if family is CALLS
+                            else (schema.TOOL_CALLS, "tool_use_id", "time_ns"))
+        rows = self._run(f"SELECT DISTINCT {slot_sql(time)} FROM {self._db}.{table} WHERE org_id = {{org:String}} "
+                         f"AND {key} IN {{keys:Array(String)}} AND {time} IS NOT NULL",
+                         {"org": org_id, "keys": sorted(set(keys))}, read=True)
+        return {int(r[0]) for r in rows}
+
+    def rows_slots(self, org_id: str, table: str, time: str, where: str, params: dict[str, Any]) -> set[int]:
+        """The slots of the rows of ``table`` matching ``where`` (before they are deleted or rewritten)."""
+        rows = self._run(f"SELECT DISTINCT {slot_sql(time)} FROM {self._db}.{table} WHERE org_id = {{org:String}} "
+                         f"AND ({where}) AND {time} IS NOT NULL", {**params, "org": org_id}, read=True)
+        return {int(r[0]) for r in rows}
+
+    def touched(self, org_id: str, touched: dict[Family, set[int]], force: bool = False) -> None:
+        """Mark the slots a write touched, then recompute the org's dirty slots (those recomputed less than
+        REFRESH_NS ago stay dirty unless ``force``)."""
+        marks = [(f.name, s) for f, slots in touched.items() for s in sorted(slots)]
+        if marks:
+            self._run(f"INSERT INTO {self._db}.{schema.SLOT_MARKS} (org_id, family, slot_ns, marked_ns) "
+                      f"SELECT {{org:String}}, m.1, m.2, {_NOW} FROM (SELECT arrayJoin({{marks:Array(Tuple(String, "
+                      "Int64))}) AS m)", {"org": org_id, "marks": marks})
+        self.settle(org_id, force=force)
+
+    def dirty(self, org_id: str, lo: int | None = None, hi: int | None = None, settled_before: int | None = None
+              ) -> dict[str, list[int]]:
+        """Per family, the slots marked after their sums were last computed (in [lo, hi) when given; only those
+        computed before the server time ``settled_before`` ns ago when given)."""
+        rng = ""
+        if lo is not None and hi is not None:
+            rng = f" AND slot_ns >= {int(lo)} AND slot_ns < {int(hi)}"
+        computed = " UNION ALL ".join(
+            f"SELECT '{f.name}' AS family, slot_ns, max(computed_ns) AS computed FROM {self._db}.{f.table} "
+            f"WHERE org_id = {{org:String}}{rng} GROUP BY slot_ns" for f in FAMILIES)
+        recent = (f" AND c.computed < {_NOW} - {int(settled_before)}" if settled_before is not None else "")
+        rows = self._run(
+            f"SELECT m.family, m.slot_ns FROM (SELECT family, slot_ns, max(marked_ns) AS marked "
+            f"FROM {self._db}.{schema.SLOT_MARKS} WHERE org_id = {{org:String}}{rng} GROUP BY family, slot_ns) AS m "
+            f"LEFT JOIN ({computed}) AS c ON m.family = c.family AND m.slot_ns = c.slot_ns "
+            f"WHERE m.marked >= c.computed{recent}", {"org": org_id}, read=True)
+        out: dict[str, list[int]] = {}
+        for family, slot in rows:
+            out.setdefault(str(family), []).append(int(slot))
+        return out
+
+    def settle(self, org_id: str, force: bool = True) -> int:
+        """Recompute the org's dirty slots (all of them with ``force``, else those not recomputed in the last
+        REFRESH_NS); returns how many."""
+        dirty = self.dirty(org_id, settled_before=None if force else REFRESH_NS)
+        by_name = {f.name: f for f in FAMILIES}
+        for name, slots in dirty.items():
+            if name in by_name:
+                self.recompute(org_id, by_name[name], slots)
+        return sum(len(s) for s in dirty.values())
+
+    def recompute(self, org_id: str, family: Family, slots: Iterable[int]) -> None:
+        """Replace the sums of these slots with their records' sums now (an empty slot gets an empty row)."""
+        ordered = sorted(set(slots))
+        tuples = ", ".join(f"g.{c}" for c in family.columns)
+        for i in range(0, len(ordered), _CHUNK):
+            chunk = ordered[i:i + _CHUNK]
+            records = family.records(self._db, True, in_slots(chunk), schema.partition_id(chunk[0] - schema.SLACK_NS),
+                                     True)
+            self._run(
+                f"INSERT INTO {self._db}.{family.table} (org_id, slot_ns, groups, computed_ns) "
+                f"SELECT {{org:String}}, d.slot, groupArrayIf(tuple({tuples}), g.n > 0), {_NOW} "
+                f"FROM (SELECT arrayJoin({{slots:Array(Int64)}}) AS slot) AS d "
+                f"LEFT JOIN ({_grouped(family, records)}) AS g ON d.slot = g.slot GROUP BY d.slot",
+                {"org": org_id, "slots": chunk})
