@@ -200,11 +200,18 @@ class ClickHouseHistory(TelemetryHistory):
         # Two at a time: the engine inserts one table (without the GIL) while the client encodes the next.
         for future in [_pool().submit(write) for write in writes]:
             future.result()
+        times = [c.time_ns for c in batch.llm_calls] + [t.time_ns for t in batch.tool_calls if t.time_ns is not None]
+        # The batch's times bound where its calls' other sightings lie; a tool sighting without a time is bounded
+        # by its write (a record is written within a day of the time it reports).
+        lo, hi = min(times, default=version), max(times, default=version)
+        if any(t.time_ns is None for t in batch.tool_calls):
+            lo, hi = min(lo, version - schema.SLACK_NS), max(hi, version)
         self._slots.touched(org_id, {
             slot_sums.SPANS: {slot_sums.slot_of(s.start_ns) for s in batch.spans},
             slot_sums.ERRORS: {slot_sums.slot_of(e.time_ns) for e in batch.events if e.name in API_ERROR_EVENTS},
-            slot_sums.CALLS: self._slots.key_slots(org_id, slot_sums.CALLS, [c.call_key for c in batch.llm_calls]),
-            slot_sums.TOOLS: self._slots.key_slots(org_id, slot_sums.TOOLS, tool_ids)})
+            slot_sums.CALLS: self._slots.key_slots(org_id, slot_sums.CALLS, [c.call_key for c in batch.llm_calls],
+                                                   lo, hi),
+            slot_sums.TOOLS: self._slots.key_slots(org_id, slot_sums.TOOLS, tool_ids, lo, hi)})
 
     def settle_slots(self, org_id: str) -> int:
         """Recompute every dirty slot sum of the org now (reads are exact either way; settled ones are cheaper)."""
@@ -352,8 +359,9 @@ class ClickHouseHistory(TelemetryHistory):
             for org, key, _ in rows:
                 by_org.setdefault(org, []).append(key)
             for org, keys in by_org.items():
-                self._slots.touched(org, {slot_sums.CALLS: self._slots.key_slots(org, slot_sums.CALLS, keys)},
-                                    force=True)
+                slots = self._slots.rows_slots(org, schema.LLM_CALLS, "time_ns", "call_key IN {keys:Array(String)}",
+                                               {"keys": keys})
+                self._slots.touched(org, {slot_sums.CALLS: slots}, force=True)
 
     def erased_sessions(self, org_id: str, session_ids: Sequence[str]) -> dict[str, int]:
         if not session_ids:

@@ -74,7 +74,10 @@ SPAN_SLOTS = "telemetry_span_slots"
 TOOL_SLOTS = "telemetry_tool_slots"
 ERROR_SLOTS = "telemetry_error_slots"
 SLOT_MARKS = "telemetry_slot_marks"
-SLOT_TABLES = (CALL_SLOTS, SPAN_SLOTS, TOOL_SLOTS, ERROR_SLOTS, SLOT_MARKS)
+# Every time each LLM call and tool call was written with, by day: where a rewritten call was counted before.
+KEY_TIMES = "telemetry_key_times"
+SLOT_TABLES = (CALL_SLOTS, SPAN_SLOTS, TOOL_SLOTS, ERROR_SLOTS, SLOT_MARKS, KEY_TIMES)
+DAY_NS = 86_400 * 10**9
 # Migration 100 created these; ERASURES came with 101, the slot tables with 102. Every table: HISTORY_TABLES.
 TABLES = (SPANS, EVENTS, LLM_CALLS, TOOL_CALLS, METRIC_POINTS, SESSIONS, SESSION_ROLLUPS)
 HISTORY_TABLES = (*TABLES, ERASURES, *SLOT_TABLES)
@@ -108,7 +111,7 @@ def _ttl_clause(column: str, ttl_days: int) -> str:
 # The column each table's partition and TTL are computed from: the row's own time, or its write time.
 TTL_COLUMNS = {SPANS: "start_ns", EVENTS: "time_ns", METRIC_POINTS: "time_ns", LLM_CALLS: "version",
                TOOL_CALLS: "version", SESSIONS: "version", SESSION_ROLLUPS: "computed_ns", ERASURES: "erased_ns",
-               **dict.fromkeys(SLOT_TABLES, "slot_ns")}
+               **dict.fromkeys(SLOT_TABLES, "slot_ns"), KEY_TIMES: "time_ns"}
 
 _ORDER = {
     SPANS: "org_id, start_ns, trace_id, span_id",
@@ -121,6 +124,7 @@ _ORDER = {
     ERASURES: "org_id, session_id",
     **dict.fromkeys((CALL_SLOTS, SPAN_SLOTS, TOOL_SLOTS, ERROR_SLOTS), "org_id, slot_ns"),
     SLOT_MARKS: "org_id, family, slot_ns",
+    KEY_TIMES: "org_id, family, day, key, time_ns",
 }
 
 _ENGINES = {
@@ -134,6 +138,7 @@ _ENGINES = {
     ERASURES: "ReplacingMergeTree(erased_ns)",
     **dict.fromkeys((CALL_SLOTS, SPAN_SLOTS, TOOL_SLOTS, ERROR_SLOTS), "ReplacingMergeTree(computed_ns)"),
     SLOT_MARKS: "AggregatingMergeTree",
+    KEY_TIMES: "ReplacingMergeTree",
 }
 
 # The groups of a slot sums row, (column, type): group keys, then counts (slot_sums reads them in this order).
@@ -327,7 +332,24 @@ _COLUMNS = {
     family LowCardinality(String),
     slot_ns Int64,
     marked_ns SimpleAggregateFunction(max, UInt64)""",
+    KEY_TIMES: """
+    org_id LowCardinality(String),
+    family LowCardinality(String),
+    day Int64,
+    key String,
+    time_ns Int64""",
 }
+
+# What feeds KEY_TIMES: (family, source table, key column, time column).
+KEY_TIME_SOURCES = (("calls", LLM_CALLS, "call_key", "time_ns"), ("tools", TOOL_CALL_WRITES, "tool_use_id", "time_ns"))
+
+
+def _key_time_views() -> tuple[str, ...]:
+    return tuple(
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.{KEY_TIMES}_{family} TO {{db}}.{KEY_TIMES} AS "
+        f"SELECT w.org_id AS org_id, '{family}' AS family, intDiv(assumeNotNull(w.{time}), {DAY_NS}) AS day, "
+        f"w.{key} AS key, assumeNotNull(w.{time}) AS time_ns FROM {{db}}.{source} AS w WHERE w.{time} IS NOT NULL"
+        for family, source, key, time in KEY_TIME_SOURCES)
 
 
 def _create(table: str, ttl_days: int) -> str:
@@ -387,7 +409,7 @@ def migrations(ttl_days: int = DEFAULT_TTL_DAYS) -> list[Migration]:
                       "session rollups", tuple(_create(table, ttl_days) for table in TABLES) + _writes()),
             Migration(101, "telemetry history: session erasures", (_create(ERASURES, ttl_days),)),
             Migration(102, "telemetry history: slot sums of the insights and the marks of touched slots",
-                      tuple(_create(table, ttl_days) for table in SLOT_TABLES))]
+                      tuple(_create(table, ttl_days) for table in SLOT_TABLES) + _key_time_views())]
 
 
 MIGRATIONS = migrations()

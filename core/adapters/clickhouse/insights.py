@@ -1,14 +1,13 @@
 """ClickHouseFactInsights: the fact aggregations of the insights (FactInsights) over the telemetry history, with the
 SQLite adapter's InsightFilter semantics (core/adapters/sqlite/insights.py is the reference).
 
-Each aggregate is one statement per fact table over the whole window, grouped by day bucket where there are
+Each aggregate is one statement per kind of fact over the whole window, grouped by day bucket where there are
 several: a record's bucket is the first bucket ending after its time (buckets sorted and disjoint; otherwise one
-statement set per bucket). A statement reads the newest version of each record (FINAL, or GROUP BY key for tool
-calls, whose sightings merge field by field), sums the records per bucket and session first, and only then joins
-those few rows to the sessions (merged from their sightings) and applies the filter; the span, tool-call and
-API-error counts of an unfiltered request, which read no session, are counted per bucket at once (a third of the
-cost). Filters resolve as in the
-Store:
+statement set per bucket). A statement reads its facts from slot_sums.source: the 15-minute slot sums of the
+clean slots inside the window and the records (the newest version of each) of the rest, then sums them per
+bucket and session first, and only then joins those few rows to the sessions (merged from their sightings) and
+applies the filter; the span, tool-call and API-error counts of an unfiltered request, which read no session, are
+summed per bucket at once. Filters resolve as in the Store:
 - ``source_type`` / ``workspace`` through the record's session, which must be near the bucket (its first / last
   sighting within a day of it); a record without a session through the span it names (its own columns).
 - ``provider`` / ``model`` on LLM calls; spans are then the spans that reported a matching call, tasks those with
@@ -30,11 +29,10 @@ from typing import Any
 from core.adapters.clickhouse import history_schema as schema
 from core.adapters.clickhouse import slot_sums
 from core.adapters.clickhouse.connection import AnalyticsConnection
-from core.adapters.clickhouse.slot_sums import CALLS, ERRORS, SPANS, TOOLS, Family
+from core.adapters.clickhouse.slot_sums import CALLS, ERRORS, SPANS, TOOLS, Family, SlotSums
 from core.errors import StorageUnavailable
 from core.ports.fact_insights import CatalogWorkspace, FactInsights
 from core.ports.insights import (
-    API_ERROR_EVENTS,
     UNKNOWN,
     BreakdownKeys,
     CallTotals,
@@ -95,7 +93,6 @@ class _Scope:
             "org": self.org_id, "los": [b[0] for b in self.buckets], "his": [b[1] for b in self.buckets],
             "lo": lo, "hi": hi, "slack": SLACK_NS, "src": f.source_type, "provider": f.provider, "model": f.model,
             "ws": f.workspace, "ws_path": ws_path, "ws_prefix": ws_path.rstrip("/") + "/" if ws_path else None,
-            "written_from": schema.partition_id(lo - SLACK_NS), "api_errors": list(API_ERROR_EVENTS),
             "width": self.buckets[0][1] - self.buckets[0][0],
         }
 
@@ -185,10 +182,14 @@ class _Scope:
     # -- spans a session-less record names -------------------------------------------------------------------
     def own_spans(self, refs: str) -> str:
         """Spans (their own source_type / workspace) whose (trace_id, span_id) is in ``refs`` (a parameter or a
-        subquery)."""
-        return (f"SELECT trace_id, span_id, source_type AS o_source, workspace AS o_workspace, 1 AS o_found "
-                f"FROM {self.db}.{schema.SPANS} FINAL WHERE org_id = {{org:String}} "
-                f"AND {self.window('start_ns', slack=True)} AND (trace_id, span_id) IN {refs}")
+        subquery): the newest version of each, by GROUP BY rather than FINAL, which would merge every span of the
+        window; a parameter's traces also go through the trace bloom filter."""
+        traces = " AND trace_id IN {ref_traces:Array(String)}" if refs.startswith("{") else ""
+        newest = "argMax(tuple(source_type, workspace), version)"
+        return (f"SELECT trace_id, span_id, tupleElement({newest}, 1) AS o_source, "
+                f"tupleElement({newest}, 2) AS o_workspace, 1 AS o_found FROM {self.db}.{schema.SPANS} "
+                f"WHERE org_id = {{org:String}} AND {self.window('start_ns', slack=True)}{traces} "
+                f"AND (trace_id, span_id) IN {refs} GROUP BY trace_id, span_id")
 
     def fact_match(self, session: str, own: bool, b: str = "b") -> str:
         """A tool call or event matches through its session (and, with provider / model, a session that made a
@@ -207,12 +208,14 @@ class _Scope:
 
 
 class ClickHouseFactInsights(FactInsights):
-    """FactInsights on the telemetry history tables (history_schema) of one AnalyticsConnection."""
+    """FactInsights on the telemetry history tables (history_schema) of one AnalyticsConnection. ``slot_sums=False``
+    reads every fact from its records (the benchmark's baseline; the answers are the same)."""
 
-    def __init__(self, conn: AnalyticsConnection) -> None:
+    def __init__(self, conn: AnalyticsConnection, slot_sums: bool = True) -> None:
         self._conn = conn
         self._db = conn.database
-        self._slots = slot_sums.SlotSums(conn)
+        self._slots = SlotSums(conn)
+        self._use_sums = slot_sums
 
     def _rows(self, sql: str, s: _Scope) -> list[Sequence[Any]]:
         try:
@@ -224,6 +227,7 @@ class ClickHouseFactInsights(FactInsights):
     def _scope(self, org_id: str, f: InsightFilter, buckets: list[tuple[int, int]],
                workspaces: Sequence[CatalogWorkspace]) -> _Scope:
         s = _Scope(self._db, org_id, f, buckets, workspaces)
+        s.slotted = s.slotted and self._use_sums
         first, last = -(-s.lo // slot_sums.SLOT_NS) * slot_sums.SLOT_NS, s.hi - s.hi % slot_sums.SLOT_NS
         if s.slotted and first < last:
             s.dirty = self._slots.dirty(org_id, first, last)
@@ -237,6 +241,7 @@ class ClickHouseFactInsights(FactInsights):
         rows = self._rows(f"{refs} LIMIT {_MAX_REF_PARAMETER + 1}", s)
         pairs = sorted({(str(r[0]), str(r[1])) for r in rows})
         s.params["refs"] = pairs
+        s.params["ref_traces"] = sorted({p[0] for p in pairs})
         s.refs = "{refs:Array(Tuple(String, String))}" if len(rows) <= _MAX_REF_PARAMETER else f"({refs})"
         return bool(pairs)
 

@@ -29,6 +29,8 @@ on a slot boundary.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -176,7 +178,12 @@ def _grouped(family: Family, records: str) -> str:
 def backfill_migration() -> Migration:
     """The sums of every slot already stored (the history tables came before the sums)."""
     everything: Within = lambda c: "1"  # noqa: E731
-    statements = []
+    statements = [
+        f"INSERT INTO {{db}}.{schema.KEY_TIMES} (org_id, family, day, key, time_ns) SELECT org_id, 'calls', "
+        f"intDiv(time_ns, {schema.DAY_NS}), call_key, time_ns FROM {{db}}.{schema.LLM_CALLS}",
+        f"INSERT INTO {{db}}.{schema.KEY_TIMES} (org_id, family, day, key, time_ns) SELECT org_id, 'tools', "
+        f"intDiv(assumeNotNull(time_ns), {schema.DAY_NS}), tool_use_id, assumeNotNull(time_ns) "
+        f"FROM {{db}}.{schema.TOOL_CALLS} WHERE time_ns IS NOT NULL"]
     for f in FAMILIES:
         tuples = ", ".join(f"g.{c}" for c in f.columns)
         statements.append(
@@ -216,6 +223,8 @@ class SlotSums:
     def __init__(self, conn: AnalyticsConnection) -> None:
         self._conn = conn
         self._db = conn.database
+        self._swept: dict[str, float] = {}  # org -> monotonic time of this process's last sweep
+        self._lock = threading.Lock()
 
     def _run(self, sql: str, params: dict[str, Any], read: bool = False) -> list[Sequence[Any]]:
         try:
@@ -228,15 +237,17 @@ class SlotSums:
             raise StorageUnavailable(f"telemetry history cannot take the slot sums: {type(exc).__name__}: "
                                      f"{str(exc)[:300]}") from exc
 
-    def key_slots(self, org_id: str, family: Family, keys: Sequence[str]) -> set[int]:
-        """The slots of every stored version (LLM calls) or sighting (tool calls) of these keys."""
+    def key_slots(self, org_id: str, family: Family, keys: Sequence[str], lo_ns: int, hi_ns: int) -> set[int]:
+        """The slots of every time these LLM call or tool call keys were written with (the new ones included).
+        [lo_ns, hi_ns) holds the batch's times: the other sightings of a call lie within a day of them."""
         if not keys:
             return set()
-        table, key, time = ((schema.LLM_CALLS, "call_key", "time_ns") if family is CALLS
-                            else (schema.TOOL_CALLS, "tool_use_id", "time_ns"))
-        rows = self._run(f"SELECT DISTINCT {slot_sql(time)} FROM {self._db}.{table} WHERE org_id = {{org:String}} "
-                         f"AND {key} IN {{keys:Array(String)}} AND {time} IS NOT NULL",
-                         {"org": org_id, "keys": sorted(set(keys))}, read=True)
+        rows = self._run(
+            f"SELECT DISTINCT {slot_sql('time_ns')} FROM {self._db}.{schema.KEY_TIMES} WHERE org_id = {{org:String}} "
+            "AND family = {family:String} AND day >= {d0:Int64} AND day <= {d1:Int64} AND key IN {keys:Array(String)}",
+            {"org": org_id, "family": family.name, "keys": sorted(set(keys)),
+             "d0": (lo_ns - schema.SLACK_NS) // schema.DAY_NS, "d1": (hi_ns + schema.SLACK_NS) // schema.DAY_NS},
+            read=True)
         return {int(r[0]) for r in rows}
 
     def rows_slots(self, org_id: str, table: str, time: str, where: str, params: dict[str, Any]) -> set[int]:
@@ -246,40 +257,43 @@ class SlotSums:
         return {int(r[0]) for r in rows}
 
     def touched(self, org_id: str, touched: dict[Family, set[int]], force: bool = False) -> None:
-        """Mark the slots a write touched, then recompute the org's dirty slots (those recomputed less than
-        REFRESH_NS ago stay dirty unless ``force``)."""
+        """Mark the slots a write touched; then sweep the org's dirty slots if ``force`` or if this process has
+        not swept them for REFRESH_NS (a stream of writes recomputes its current slot once a minute, a bulk load
+        each slot about once)."""
         marks = [(f.name, s) for f, slots in touched.items() for s in sorted(slots)]
         if marks:
             self._run(f"INSERT INTO {self._db}.{schema.SLOT_MARKS} (org_id, family, slot_ns, marked_ns) "
                       f"SELECT {{org:String}}, m.1, m.2, {_NOW} FROM (SELECT arrayJoin({{marks:Array(Tuple(String, "
                       "Int64))}) AS m)", {"org": org_id, "marks": marks})
-        self.settle(org_id, force=force)
+        now = time.monotonic()
+        with self._lock:
+            due = force or now - self._swept.get(org_id, -1e18) >= REFRESH_NS / 1e9
+            if due:
+                self._swept[org_id] = now
+        if due:
+            self.settle(org_id)
 
-    def dirty(self, org_id: str, lo: int | None = None, hi: int | None = None, settled_before: int | None = None
-              ) -> dict[str, list[int]]:
-        """Per family, the slots marked after their sums were last computed (in [lo, hi) when given; only those
-        computed before the server time ``settled_before`` ns ago when given)."""
+    def dirty(self, org_id: str, lo: int | None = None, hi: int | None = None) -> dict[str, list[int]]:
+        """Per family, the slots marked after their sums were last computed (in [lo, hi) when given)."""
         rng = ""
         if lo is not None and hi is not None:
             rng = f" AND slot_ns >= {int(lo)} AND slot_ns < {int(hi)}"
         computed = " UNION ALL ".join(
             f"SELECT '{f.name}' AS family, slot_ns, max(computed_ns) AS computed FROM {self._db}.{f.table} "
             f"WHERE org_id = {{org:String}}{rng} GROUP BY slot_ns" for f in FAMILIES)
-        recent = (f" AND c.computed < {_NOW} - {int(settled_before)}" if settled_before is not None else "")
         rows = self._run(
             f"SELECT m.family, m.slot_ns FROM (SELECT family, slot_ns, max(marked_ns) AS marked "
             f"FROM {self._db}.{schema.SLOT_MARKS} WHERE org_id = {{org:String}}{rng} GROUP BY family, slot_ns) AS m "
             f"LEFT JOIN ({computed}) AS c ON m.family = c.family AND m.slot_ns = c.slot_ns "
-            f"WHERE m.marked >= c.computed{recent}", {"org": org_id}, read=True)
+            f"WHERE m.marked >= c.computed ORDER BY m.family, m.slot_ns", {"org": org_id}, read=True)
         out: dict[str, list[int]] = {}
         for family, slot in rows:
             out.setdefault(str(family), []).append(int(slot))
         return out
 
-    def settle(self, org_id: str, force: bool = True) -> int:
-        """Recompute the org's dirty slots (all of them with ``force``, else those not recomputed in the last
-        REFRESH_NS); returns how many."""
-        dirty = self.dirty(org_id, settled_before=None if force else REFRESH_NS)
+    def settle(self, org_id: str) -> int:
+        """Recompute every dirty slot of the org now; returns how many."""
+        dirty = self.dirty(org_id)
         by_name = {f.name: f for f in FAMILIES}
         for name, slots in dirty.items():
             if name in by_name:
