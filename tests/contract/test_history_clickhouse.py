@@ -172,9 +172,9 @@ def test_a_small_export_goes_as_async_inserts_a_large_one_does_not(history: Clic
 def test_a_rewritten_llm_call_is_read_once_with_its_newest_fields(history: ClickHouseHistory,
                                                                  facts: ClickHouseFactInsights,
                                                                  conn: AnalyticsConnection) -> None:
-    # The span reports the call first; its event arrives later with another time (in the next month) and the
-    # join rewrites the stored call under the same key.
-    march, april = T, to_ns(datetime(2026, 4, 1, 0, 0, 1, tzinfo=UTC))
+    # The span reports the call first; its event arrives later with another time (in the next month, the sightings
+    # of a call lie within a day of each other) and the join rewrites the stored call under the same key.
+    march, april = to_ns(datetime(2026, 3, 31, 23, 58, tzinfo=UTC)), to_ns(datetime(2026, 4, 1, 0, 0, 1, tzinfo=UTC))
     v1, v2 = to_ns(datetime(2026, 3, 31, 23, 59, tzinfo=UTC)), to_ns(datetime(2026, 4, 1, 0, 1, tzinfo=UTC))
     sessions = {"s1": SessionRecord("s1", march, april, source_type="claude_code")}
     history.export("acme", Batch("acme", llm_calls=[call("req:r1", march, 20)], sessions=sessions), version_ns=v1)
@@ -186,7 +186,7 @@ def test_a_rewritten_llm_call_is_read_once_with_its_newest_fields(history: Click
     totals = facts.insight_totals("acme", both, [])
     assert (totals.calls.calls, totals.calls.tokens_out, totals.calls.cost_usd) == (1, 30, 2.0)
     assert {g.key for g in facts.insight_groups("acme", both, "model", [])} == {"claude-opus-4-5"}
-    assert facts.insight_totals("acme", InsightFilter(march - DAY, march + DAY), []).calls.calls == 0
+    assert facts.insight_totals("acme", InsightFilter(march - DAY, march + 60 * 10**9), []).calls.calls == 0
     # Each version stays in the partition of its own write.
     parts = rows(conn, "SELECT _partition_id, version FROM {db}.telemetry_llm_calls ORDER BY version")
     assert sorted(set(parts)) == [("202603", v1), ("202604", v2)]

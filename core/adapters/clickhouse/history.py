@@ -184,8 +184,10 @@ class ClickHouseHistory(TelemetryHistory):
             writes.append(lambda: self._insert(org_id, schema.SPANS, _SPAN_COLUMNS, batch.spans, version))
         if batch.events:
             writes.append(lambda: self._insert(org_id, schema.EVENTS, _EVENT_COLUMNS, batch.events, version))
-        if batch.llm_calls:
-            writes.append(lambda: self._insert(org_id, schema.LLM_CALLS, _CALL_COLUMNS, batch.llm_calls, version))
+        # A call twice in one batch: the last one, as the engine keeps by key (its time-sorted copy would keep both).
+        calls = list({c.call_key: c for c in batch.llm_calls}.values())
+        if calls:
+            writes.append(lambda: self._insert(org_id, schema.LLM_CALLS, _CALL_COLUMNS, calls, version))
         if batch.metric_points:
             writes.append(lambda: self._insert(org_id, schema.METRIC_POINTS, _POINT_COLUMNS, batch.metric_points,
                                                version))
@@ -200,7 +202,7 @@ class ClickHouseHistory(TelemetryHistory):
         # Two at a time: the engine inserts one table (without the GIL) while the client encodes the next.
         for future in [_pool().submit(write) for write in writes]:
             future.result()
-        times = [c.time_ns for c in batch.llm_calls] + [t.time_ns for t in batch.tool_calls if t.time_ns is not None]
+        times = [c.time_ns for c in calls] + [t.time_ns for t in batch.tool_calls if t.time_ns is not None]
         # The batch's times bound where its calls' other sightings lie; a tool sighting without a time is bounded
         # by its write (a record is written within a day of the time it reports).
         lo, hi = min(times, default=version), max(times, default=version)
@@ -209,7 +211,7 @@ class ClickHouseHistory(TelemetryHistory):
         self._slots.touched(org_id, {
             slot_sums.SPANS: {slot_sums.slot_of(s.start_ns) for s in batch.spans},
             slot_sums.ERRORS: {slot_sums.slot_of(e.time_ns) for e in batch.events if e.name in API_ERROR_EVENTS},
-            slot_sums.CALLS: self._slots.key_slots(org_id, slot_sums.CALLS, [c.call_key for c in batch.llm_calls],
+            slot_sums.CALLS: self._slots.key_slots(org_id, slot_sums.CALLS, [c.call_key for c in calls],
                                                    lo, hi),
             slot_sums.TOOLS: self._slots.key_slots(org_id, slot_sums.TOOLS, tool_ids, lo, hi)})
 
@@ -275,15 +277,17 @@ class ClickHouseHistory(TelemetryHistory):
         p["tools"] = [r[0] for r in self._query(
             f"SELECT tool_use_id FROM {db}.{schema.TOOL_CALLS} WHERE org_id = {{org:String}} GROUP BY tool_use_id "
             f"HAVING {having}", p)]
+        calls = f"session_id = {{sid:String}}{of_spans if spans else ''}"
         deletes = [
-            (schema.LLM_CALLS, f"session_id = {{sid:String}}{of_spans if spans else ''}"),
-            *([(schema.TOOL_CALLS, "tool_use_id IN {tools:Array(String)}")] if p["tools"] else []),
+            (schema.LLM_CALLS, calls), (schema.CALL_TIMES, calls),
+            *((table, "tool_use_id IN {tools:Array(String)}") for table in (schema.TOOL_CALLS, schema.TOOL_TIMES)
+              if p["tools"]),
             *((table, "session_id = {sid:String}") for table in (
                 schema.EVENTS, schema.METRIC_POINTS, schema.SPANS, schema.SESSIONS, schema.SESSION_ROLLUPS)),
         ]
         # The slots of the rows about to go: their sums are recomputed once the rows are gone.
         p["api_errors"] = list(API_ERROR_EVENTS)
-        counted = [(slot_sums.CALLS, schema.LLM_CALLS, "time_ns", deletes[0][1]),
+        counted = [(slot_sums.CALLS, schema.LLM_CALLS, "time_ns", calls),
                    (slot_sums.SPANS, schema.SPANS, "start_ns", "session_id = {sid:String}"),
                    (slot_sums.ERRORS, schema.EVENTS, "time_ns",
                     "session_id = {sid:String} AND name IN {api_errors:Array(String)}")]
@@ -421,13 +425,16 @@ class ClickHouseHistory(TelemetryHistory):
             real = {tool_placeholder_id(t.trace_id or "", t.span_id or ""): t.tool_use_id for t in named}
             for row in self._stored_tools(org_id, list(real)):
                 out.append({**row, "tool_use_id": real[row["tool_use_id"]], "version": version - 1, "deleted": 0})
-                out.append({"tool_use_id": row["tool_use_id"], "version": version, "deleted": 1})
+                # The retiring row carries the placeholder's time (its own minimum: nothing changes), so the
+                # time-sorted copy files it beside the placeholder's other sightings.
+                out.append({"tool_use_id": row["tool_use_id"], "version": version, "deleted": 1,
+                            "time_ns": row["time_ns"]})
         if pending:
             for placeholder, real_id in self._real_ids(org_id, pending):
                 t = pending[placeholder]
                 out.append({**{f: getattr(t, f) for f, _ in _TOOL_FIELDS}, "tool_use_id": real_id,
                             "version": version, "deleted": 0})
-                out.append({"tool_use_id": placeholder, "version": version, "deleted": 1})
+                out.append({"tool_use_id": placeholder, "version": version, "deleted": 1, "time_ns": t.time_ns})
         return out
 
     def _has_placeholders(self, org_id: str, version: int) -> bool:

@@ -37,6 +37,12 @@ Layout:
   Writers insert plain rows (a value or NULL, one version per row) into `telemetry_tool_call_writes` and
   `telemetry_session_writes` (`Null` engine): a materialized view of each encodes them into the tuples above, so
   the encoding lives here and the client sends cheap columns.
+- The insights' slot sums (migration 102, computed by core/adapters/clickhouse/slot_sums.py): one row per org and
+  15-minute slot in each of `telemetry_call_slots`, `telemetry_span_slots`, `telemetry_tool_slots` and
+  `telemetry_error_slots` (`ReplacingMergeTree(computed_ns)`: a recompute replaces the slot), the marks of the slots
+  writes touched (`telemetry_slot_marks`, `max` of the mark time), and `telemetry_key_times`: every time an LLM
+  call or a tool call was written with, sorted by day and key, filled by materialized views on the writes, so the
+  slots a rewritten call was counted in before are found by a short primary-key range.
 - `TTL` of `ttl_days` (default 400, separate from the operational Store's) on the row's time (facts) or write time
   (rewritable rows), with `ttl_only_drop_parts = 1`: whole monthly parts are dropped.
 - `non_replicated_deduplication_window`: an insert repeated with the same `insert_deduplication_token` (derived
@@ -74,10 +80,11 @@ SPAN_SLOTS = "telemetry_span_slots"
 TOOL_SLOTS = "telemetry_tool_slots"
 ERROR_SLOTS = "telemetry_error_slots"
 SLOT_MARKS = "telemetry_slot_marks"
-# Every time each LLM call and tool call was written with, by day: where a rewritten call was counted before.
-KEY_TIMES = "telemetry_key_times"
-SLOT_TABLES = (CALL_SLOTS, SPAN_SLOTS, TOOL_SLOTS, ERROR_SLOTS, SLOT_MARKS, KEY_TIMES)
-DAY_NS = 86_400 * 10**9
+# Every version of each LLM call and every sighting of each tool call, sorted by its time (a shadow of the two
+# tables sorted by key): the calls of a time range, and every slot a rewritten call was counted in before.
+CALL_TIMES = "telemetry_call_times"
+TOOL_TIMES = "telemetry_tool_times"
+SLOT_TABLES = (CALL_SLOTS, SPAN_SLOTS, TOOL_SLOTS, ERROR_SLOTS, SLOT_MARKS, CALL_TIMES, TOOL_TIMES)
 # Migration 100 created these; ERASURES came with 101, the slot tables with 102. Every table: HISTORY_TABLES.
 TABLES = (SPANS, EVENTS, LLM_CALLS, TOOL_CALLS, METRIC_POINTS, SESSIONS, SESSION_ROLLUPS)
 HISTORY_TABLES = (*TABLES, ERASURES, *SLOT_TABLES)
@@ -111,7 +118,7 @@ def _ttl_clause(column: str, ttl_days: int) -> str:
 # The column each table's partition and TTL are computed from: the row's own time, or its write time.
 TTL_COLUMNS = {SPANS: "start_ns", EVENTS: "time_ns", METRIC_POINTS: "time_ns", LLM_CALLS: "version",
                TOOL_CALLS: "version", SESSIONS: "version", SESSION_ROLLUPS: "computed_ns", ERASURES: "erased_ns",
-               **dict.fromkeys(SLOT_TABLES, "slot_ns"), KEY_TIMES: "time_ns"}
+               **dict.fromkeys(SLOT_TABLES, "slot_ns"), CALL_TIMES: "at_ns", TOOL_TIMES: "at_ns"}
 
 _ORDER = {
     SPANS: "org_id, start_ns, trace_id, span_id",
@@ -124,7 +131,8 @@ _ORDER = {
     ERASURES: "org_id, session_id",
     **dict.fromkeys((CALL_SLOTS, SPAN_SLOTS, TOOL_SLOTS, ERROR_SLOTS), "org_id, slot_ns"),
     SLOT_MARKS: "org_id, family, slot_ns",
-    KEY_TIMES: "org_id, family, day, key, time_ns",
+    CALL_TIMES: "org_id, at_ns, call_key",
+    TOOL_TIMES: "org_id, at_ns, tool_use_id",
 }
 
 _ENGINES = {
@@ -138,7 +146,8 @@ _ENGINES = {
     ERASURES: "ReplacingMergeTree(erased_ns)",
     **dict.fromkeys((CALL_SLOTS, SPAN_SLOTS, TOOL_SLOTS, ERROR_SLOTS), "ReplacingMergeTree(computed_ns)"),
     SLOT_MARKS: "AggregatingMergeTree",
-    KEY_TIMES: "ReplacingMergeTree",
+    CALL_TIMES: "ReplacingMergeTree(version)",
+    TOOL_TIMES: "MergeTree",
 }
 
 # The groups of a slot sums row, (column, type): group keys, then counts (slot_sums reads them in this order).
@@ -157,6 +166,19 @@ SLOT_GROUPS: dict[str, tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str],
     ERROR_SLOTS: ((("session_id", _NS_STR), ("ref_trace", _NS_STR), ("ref_span", _NS_STR)),
                   (("n", "UInt64"),)),
 }
+
+
+# The columns CALL_TIMES and TOOL_TIMES copy (what the insights read of a call), besides the key, time and version.
+CALL_TIME_COLUMNS = (
+    ("session_id", "LowCardinality(Nullable(String))"), ("model", "LowCardinality(Nullable(String))"),
+    ("provider", "LowCardinality(Nullable(String))"), ("trace_id", "Nullable(String)"),
+    ("span_id", "Nullable(String)"), ("success", "Bool"), ("unpriced", "Bool"), ("tokens_in", "Int64"),
+    ("tokens_out", "Int64"), ("cache_read_tokens", "Int64"), ("cache_creation_tokens", "Int64"),
+    ("reasoning_tokens", "Int64"), ("cost_usd", "Float64"), ("cache_savings_usd", "Float64"),
+    ("duration_ms", "Nullable(Float64)"))
+TOOL_TIME_COLUMNS = (
+    ("time_ns", "Nullable(Int64)"), ("session_id", "Tuple(UInt64, String)"), ("trace_id", "Tuple(UInt64, String)"),
+    ("span_id", "Tuple(UInt64, String)"), ("named", "UInt8"), ("outcome", "UInt64"), ("live", "UInt64"))
 
 
 def _slot_columns(table: str) -> str:
@@ -332,24 +354,31 @@ _COLUMNS = {
     family LowCardinality(String),
     slot_ns Int64,
     marked_ns SimpleAggregateFunction(max, UInt64)""",
-    KEY_TIMES: """
+    CALL_TIMES: f"""
     org_id LowCardinality(String),
-    family LowCardinality(String),
-    day Int64,
-    key String,
-    time_ns Int64""",
+    at_ns Int64,
+    call_key String,
+    {", ".join(f"{c} {t}" for c, t in CALL_TIME_COLUMNS)},
+    version UInt64""",
+    TOOL_TIMES: f"""
+    org_id LowCardinality(String),
+    at_ns Int64,
+    tool_use_id String,
+    {", ".join(f"{c} {t}" for c, t in TOOL_TIME_COLUMNS)},
+    version UInt64""",
 }
 
-# What feeds KEY_TIMES: (family, source table, key column, time column).
-KEY_TIME_SOURCES = (("calls", LLM_CALLS, "call_key", "time_ns"), ("tools", TOOL_CALL_WRITES, "tool_use_id", "time_ns"))
 
-
-def _key_time_views() -> tuple[str, ...]:
-    return tuple(
-        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.{KEY_TIMES}_{family} TO {{db}}.{KEY_TIMES} AS "
-        f"SELECT w.org_id AS org_id, '{family}' AS family, intDiv(assumeNotNull(w.{time}), {DAY_NS}) AS day, "
-        f"w.{key} AS key, assumeNotNull(w.{time}) AS time_ns FROM {{db}}.{source} AS w WHERE w.{time} IS NOT NULL"
-        for family, source, key, time in KEY_TIME_SOURCES)
+def _shadow_views() -> tuple[str, ...]:
+    """Views that copy every write of LLM calls and tool calls into CALL_TIMES and TOOL_TIMES."""
+    calls = ", ".join(f"w.{c} AS {c}" for c, _ in CALL_TIME_COLUMNS)
+    tools = ", ".join(f"{_TOOL_ENCODED[c]} AS {c}" for c, _ in TOOL_TIME_COLUMNS)
+    return (f"CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.{CALL_TIMES}_copy TO {{db}}.{CALL_TIMES} AS "
+            f"SELECT w.org_id AS org_id, w.time_ns AS at_ns, w.call_key AS call_key, {calls}, w.version AS version "
+            f"FROM {{db}}.{LLM_CALLS} AS w",
+            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.{TOOL_TIMES}_copy TO {{db}}.{TOOL_TIMES} AS "
+            f"SELECT w.org_id AS org_id, {TOOL_AT} AS at_ns, w.tool_use_id AS tool_use_id, {tools}, "
+            f"w.version AS version FROM {{db}}.{TOOL_CALL_WRITES} AS w")
 
 
 def _create(table: str, ttl_days: int) -> str:
@@ -366,21 +395,30 @@ _SESSION_TEXT = ("workspace", "service_name", "user_id", "user_email", "account_
                  "terminal_type", "task_link")
 
 
+# How a tool call write (`w`, plain columns) is encoded into TOOL_CALLS. Raw columns are qualified (`w.`): the
+# aliases of the SELECT reuse their names.
+_TOOL_ENCODED = {
+    **{c: f"(if(isNull(w.{c}), {ABSENT_LOW}, w.version), ifNull(w.{c}, ''))" for c in _TOOL_TEXT},
+    **{c: f"(if(isNull(w.{c}), {ABSENT_LOW}, w.version), ifNull(w.{c}, 0))"
+       for c in ("duration_ms", "approval_wait_ms")},
+    "success": f"(if(isNull(w.success), {ABSENT_LOW}, w.version), toUInt8(ifNull(w.success, false)))",
+    "named": "toUInt8(isNotNull(w.tool_name) OR isNotNull(w.success))",
+    "outcome": "if(isNull(w.success), 0, w.version * 2 + toUInt64(w.success))",
+    "live": "w.version * 2 + toUInt64(w.deleted = 0)",
+    "time_ns": "w.time_ns",
+    "version": "w.version",
+}
+# TOOL_TIMES sorts a sighting by its time, or by its write when it has none (a decision event).
+TOOL_AT = "coalesce(w.time_ns, toInt64(w.version))"
+
+
 def _writes() -> tuple[str, ...]:
     """The write tables of the two aggregating tables and the views that encode their rows."""
     tool_columns = ", ".join(
         [f"{c} Nullable(String)" for c in _TOOL_TEXT]
         + ["time_ns Nullable(Int64)", "duration_ms Nullable(Float64)", "approval_wait_ms Nullable(Float64)",
            "success Nullable(Bool)", "deleted UInt8", "version UInt64"])
-    # Raw columns are qualified (`w.`): the aliases of this SELECT reuse their names.
-    tool_select = ", ".join(
-        [f"(if(isNull(w.{c}), {ABSENT_LOW}, w.version), ifNull(w.{c}, '')) AS {c}" for c in _TOOL_TEXT]
-        + [f"(if(isNull(w.{c}), {ABSENT_LOW}, w.version), ifNull(w.{c}, 0)) AS {c}"
-           for c in ("duration_ms", "approval_wait_ms")]
-        + [f"(if(isNull(w.success), {ABSENT_LOW}, w.version), toUInt8(ifNull(w.success, false))) AS success",
-           "toUInt8(isNotNull(w.tool_name) OR isNotNull(w.success)) AS named",
-           "if(isNull(w.success), 0, w.version * 2 + toUInt64(w.success)) AS outcome",
-           "w.version * 2 + toUInt64(w.deleted = 0) AS live", "w.time_ns AS time_ns", "w.version AS version"])
+    tool_select = ", ".join(f"{expr} AS {c}" for c, expr in _TOOL_ENCODED.items())
     session_columns = ", ".join(
         ["first_seen_ns Int64", "last_seen_ns Int64", "source_type String"]
         + [f"{c} Nullable(String)" for c in _SESSION_TEXT] + ["models Array(String)", "version UInt64"])
@@ -409,7 +447,7 @@ def migrations(ttl_days: int = DEFAULT_TTL_DAYS) -> list[Migration]:
                       "session rollups", tuple(_create(table, ttl_days) for table in TABLES) + _writes()),
             Migration(101, "telemetry history: session erasures", (_create(ERASURES, ttl_days),)),
             Migration(102, "telemetry history: slot sums of the insights and the marks of touched slots",
-                      tuple(_create(table, ttl_days) for table in SLOT_TABLES) + _key_time_views())]
+                      tuple(_create(table, ttl_days) for table in SLOT_TABLES) + _shadow_views())]
 
 
 MIGRATIONS = migrations()

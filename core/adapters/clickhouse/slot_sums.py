@@ -47,8 +47,6 @@ _CHUNK = 96
 _NOW = "toUInt64(toUnixTimestamp64Nano(now64(9)))"
 _API_ERRORS = ", ".join(f"'{name}'" for name in API_ERROR_EVENTS)
 
-# SQL condition on a time column: which records a statement reads.
-Within = Callable[[str], str]
 
 
 def slot_of(ns: int) -> int:
@@ -61,19 +59,36 @@ def slot_sql(column: str) -> str:
     return f"({column} - positiveModulo({column}, {SLOT_NS}))"
 
 
-def between(lo: int, hi: int) -> Within:
-    return lambda c: f"({c} >= {int(lo)} AND {c} < {int(hi)})"
+@dataclass(frozen=True, slots=True)
+class Ranges:
+    """Which records a statement reads: times in any of these [lo, hi) ranges (sorted, disjoint)."""
+
+    spans: tuple[tuple[int, int], ...]
+
+    @staticmethod
+    def of(*spans: tuple[int, int]) -> Ranges:
+        merged: list[tuple[int, int]] = []
+        for lo, hi in sorted(x for x in spans if x[0] < x[1]):
+            if merged and lo <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        return Ranges(tuple(merged))
+
+    @staticmethod
+    def of_slots(slots: Iterable[int]) -> Ranges:
+        return Ranges.of(*((s, s + SLOT_NS) for s in slots))
+
+    def widened(self, ns: int) -> Ranges:
+        return Ranges.of(*((lo - ns, hi + ns) for lo, hi in self.spans))
+
+    def sql(self, column: str) -> str:
+        if not self.spans:
+            return "0"
+        return "(" + " OR ".join(f"({column} >= {lo} AND {column} < {hi})" for lo, hi in self.spans) + ")"
 
 
-def in_slots(slots: Sequence[int]) -> Within:
-    """Times in these slots: a range the engine can use plus the exact set."""
-    ordered = sorted(set(slots))
-    listed = ", ".join(str(int(s)) for s in ordered)
-    return lambda c: (f"({c} >= {ordered[0]} AND {c} < {ordered[-1] + SLOT_NS} AND {slot_sql(c)} IN ({listed}))")
-
-
-def either(*conditions: Within) -> Within:
-    return lambda c: "(" + " OR ".join(w(c) for w in conditions) + ")"
+EVERYTHING = Ranges(((-(2**62), 2**62),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +99,7 @@ class Family:
     table: str
     keys: tuple[tuple[str, str], ...]  # (column, type)
     counts: tuple[tuple[str, str], ...]
-    records: Callable[[str, bool, Within, str | None, bool], str]
+    records: Callable[[str, bool, Ranges, bool], str]
 
     @property
     def columns(self) -> list[str]:
@@ -95,15 +110,32 @@ def _org(alias: str, org: bool) -> str:
     return f"{alias}org_id = {{org:String}}" if org else "1"
 
 
-def _written(alias: str, written_from: str | None) -> str:
-    return f" AND {alias}_partition_id >= '{written_from}'" if written_from else ""
+def _written(ranges: Ranges) -> str:
+    """Rewritable rows are partitioned by their write, at most a day before the time they report."""
+    if ranges is EVERYTHING or not ranges.spans:
+        return ""
+    return f" AND r._partition_id >= '{schema.partition_id(ranges.spans[0][0] - schema.SLACK_NS)}'"
 
 
-def _call_records(db: str, org: bool, within: Within, written_from: str | None, narrow: bool) -> str:
-    # Narrow: the keys with a version inside the range first (a scan of one column), then only those keys' versions
-    # (sorting-key lookups): the newest version decides, wherever the older ones lie.
-    keyed = (f" AND r.call_key IN (SELECT call_key FROM {db}.{schema.LLM_CALLS} WHERE {_org('', org)}"
-             f"{_written('', written_from)} AND {within('time_ns')})") if narrow else ""
+_CALL_COLUMNS = ", ".join(c for c, _ in schema.CALL_TIME_COLUMNS)
+
+
+def _call_records(db: str, org: bool, ranges: Ranges, narrow: bool) -> str:
+    """Wide: the newest version of every call by FINAL over the table sorted by key. Narrow: the keys with a
+    version in the ranges from CALL_TIMES (sorted by time), then each key's newest version among its versions
+    there, which lie within a day of each other (a primary-key range either way)."""
+    if narrow:
+        near = ranges.widened(schema.SLACK_NS)
+        newest = ", ".join(f"tupleElement(v, {i + 2}) AS {c}" for i, (c, _) in enumerate(schema.CALL_TIME_COLUMNS))
+        source = (f"(SELECT org_id, tupleElement(v, 1) AS time_ns, {newest} FROM (SELECT org_id, call_key, "
+                  f"argMax(tuple(at_ns, {_CALL_COLUMNS}), version) AS v FROM {db}.{schema.CALL_TIMES} "
+                  f"WHERE {_org('', org)} AND {near.sql('at_ns')} AND call_key IN (SELECT call_key "
+                  f"FROM {db}.{schema.CALL_TIMES} WHERE {_org('', org)} AND {ranges.sql('at_ns')}) "
+                  "GROUP BY org_id, call_key)) AS r")
+        where = ranges.sql("r.time_ns")
+    else:
+        source = f"{db}.{schema.LLM_CALLS} AS r FINAL"
+        where = f"{_org('r.', org)}{_written(ranges)} AND {ranges.sql('r.time_ns')}"
     return ("SELECT r.org_id AS org_id, r.time_ns AS t, r.session_id AS session_id, r.model AS model, "
             "r.provider AS provider, if(r.session_id IS NULL, r.trace_id, NULL) AS ref_trace, "
             "if(r.session_id IS NULL, r.span_id, NULL) AS ref_span, toUInt64(1) AS n, toUInt64(NOT r.success) AS "
@@ -111,50 +143,55 @@ def _call_records(db: str, org: bool, within: Within, written_from: str | None, 
             "r.cache_read_tokens AS t_cr, r.cache_creation_tokens AS t_cc, r.reasoning_tokens AS t_rs, "
             "r.cost_usd AS cost, r.cache_savings_usd AS savings, ifNull(r.duration_ms, 0) AS dur, "
             "toUInt64(r.duration_ms IS NOT NULL) AS timed, toUInt64(r.span_id IS NOT NULL) AS spans "
-            f"FROM {db}.{schema.LLM_CALLS} AS r FINAL WHERE {_org('r.', org)}{_written('r.', written_from)}"
-            f"{keyed} AND {within('r.time_ns')}")
+            f"FROM {source} WHERE {where}")
 
 
-def _span_records(db: str, org: bool, within: Within, written_from: str | None, narrow: bool) -> str:
+def _span_records(db: str, org: bool, ranges: Ranges, narrow: bool) -> str:
     # Sorted by start: a time range is a primary-key range, narrow or not.
     return ("SELECT r.org_id AS org_id, r.start_ns AS t, r.session_id AS session_id, "
             "if(r.session_id IS NULL, r.source_type, NULL) AS own_source, "
             "if(r.session_id IS NULL, r.workspace, NULL) AS own_workspace, r.task_id AS task_id, r.model AS model, "
             "r.provider AS provider, toUInt64(1) AS n "
-            f"FROM {db}.{schema.SPANS} AS r FINAL WHERE {_org('r.', org)} AND {within('r.start_ns')}")
+            f"FROM {db}.{schema.SPANS} AS r FINAL WHERE {_org('r.', org)} AND {ranges.sql('r.start_ns')}")
 
 
 def _newest(column: str) -> str:
     return f"argMax(tupleElement({column}, 2), tupleElement({column}, 1))"
 
 
-def _tool_records(db: str, org: bool, within: Within, written_from: str | None, narrow: bool) -> str:
-    # Each call's sightings merged by GROUP BY (as FINAL would, across partitions): the newest present session
-    # (and span), the earliest time, the newest outcome. Narrow: only ids with a sighting in the range (the merged
-    # time is one of the sightings' times).
-    keyed = (f" AND tool_use_id IN (SELECT tool_use_id FROM {db}.{schema.TOOL_CALLS} WHERE {_org('', org)}"
-             f"{_written('', written_from)} AND {within('time_ns')})") if narrow else ""
+def _tool_records(db: str, org: bool, ranges: Ranges, narrow: bool) -> str:
+    """Each call's sightings merged by GROUP BY (as FINAL would, across partitions): the newest present session
+    (and span), the earliest time, the newest outcome. Wide: over the table sorted by id. Narrow: the ids with a
+    sighting in the ranges from TOOL_TIMES (sorted by time; the merged time is a sighting's), merged from their
+    sightings there, which lie within a day of each other (one without a time is sorted by its write, within a
+    day of the call's time)."""
+    if narrow:
+        near = ranges.widened(2 * schema.SLACK_NS)
+        source = (f"{db}.{schema.TOOL_TIMES} WHERE {_org('', org)} AND {near.sql('at_ns')} AND tool_use_id IN "
+                  f"(SELECT tool_use_id FROM {db}.{schema.TOOL_TIMES} WHERE {_org('', org)} "
+                  f"AND {ranges.sql('at_ns')} AND time_ns IS NOT NULL)")
+    else:
+        source = f"{db}.{schema.TOOL_CALLS} AS r WHERE {_org('', org)}{_written(ranges)}"
     merged = (f"SELECT org_id, {_newest('session_id')} AS m_session, max(tupleElement(session_id, 1)) AS m_seen, "
               f"min(time_ns) AS m_time, max(outcome) AS m_outcome, {_newest('trace_id')} AS m_trace, "
-              f"{_newest('span_id')} AS m_span FROM {db}.{schema.TOOL_CALLS} WHERE {_org('', org)}"
-              f"{_written('', written_from)}{keyed} GROUP BY org_id, tool_use_id "
+              f"{_newest('span_id')} AS m_span FROM {source} GROUP BY org_id, tool_use_id "
               # A record with neither a name nor an outcome is a placeholder, not a call (core.sessions).
-              f"HAVING max(live) % 2 = 1 AND max(named) = 1 AND {within('m_time')}")
+              f"HAVING max(live) % 2 = 1 AND max(named) = 1 AND {ranges.sql('m_time')}")
     return ("SELECT org_id, assumeNotNull(m_time) AS t, if(m_seen = 0, NULL, m_session) AS session_id, "
             "if(m_seen = 0, m_trace, NULL) AS ref_trace, if(m_seen = 0, m_span, NULL) AS ref_span, "
             "toUInt64(1) AS n, toUInt64(m_outcome != 0 AND m_outcome % 2 = 0) AS failed "
             f"FROM ({merged})")
 
 
-def _error_records(db: str, org: bool, within: Within, written_from: str | None, narrow: bool) -> str:
+def _error_records(db: str, org: bool, ranges: Ranges, narrow: bool) -> str:
     return ("SELECT r.org_id AS org_id, r.time_ns AS t, r.session_id AS session_id, "
             "if(r.session_id IS NULL, r.trace_id, NULL) AS ref_trace, "
             "if(r.session_id IS NULL, r.span_id, NULL) AS ref_span, toUInt64(1) AS n "
             f"FROM {db}.{schema.EVENTS} AS r FINAL WHERE {_org('r.', org)} AND r.name IN ({_API_ERRORS}) "
-            f"AND {within('r.time_ns')}")
+            f"AND {ranges.sql('r.time_ns')}")
 
 
-def _family(name: str, table: str, records: Callable[[str, bool, Within, str | None, bool], str]) -> Family:
+def _family(name: str, table: str, records: Callable[[str, bool, Ranges, bool], str]) -> Family:
     keys, counts = schema.SLOT_GROUPS[table]
     return Family(name, table, keys, counts, records)
 
@@ -176,21 +213,23 @@ def _grouped(family: Family, records: str) -> str:
 
 
 def backfill_migration() -> Migration:
-    """The sums of every slot already stored (the history tables came before the sums)."""
-    everything: Within = lambda c: "1"  # noqa: E731
+    """The time-sorted copies and the sums of the rows already stored (the history tables came before them)."""
+    calls = ", ".join(c for c, _ in schema.CALL_TIME_COLUMNS)
+    tools = ", ".join(c for c, _ in schema.TOOL_TIME_COLUMNS)
     statements = [
-        f"INSERT INTO {{db}}.{schema.KEY_TIMES} (org_id, family, day, key, time_ns) SELECT org_id, 'calls', "
-        f"intDiv(time_ns, {schema.DAY_NS}), call_key, time_ns FROM {{db}}.{schema.LLM_CALLS}",
-        f"INSERT INTO {{db}}.{schema.KEY_TIMES} (org_id, family, day, key, time_ns) SELECT org_id, 'tools', "
-        f"intDiv(assumeNotNull(time_ns), {schema.DAY_NS}), tool_use_id, assumeNotNull(time_ns) "
-        f"FROM {{db}}.{schema.TOOL_CALLS} WHERE time_ns IS NOT NULL"]
+        f"INSERT INTO {{db}}.{schema.CALL_TIMES} (org_id, at_ns, call_key, {calls}, version) "
+        f"SELECT org_id, time_ns, call_key, {calls}, version FROM {{db}}.{schema.LLM_CALLS}",
+        f"INSERT INTO {{db}}.{schema.TOOL_TIMES} (org_id, at_ns, tool_use_id, {tools}, version) "
+        f"SELECT org_id, coalesce(time_ns, toInt64(version)), tool_use_id, {tools}, version "
+        f"FROM {{db}}.{schema.TOOL_CALLS}"]
     for f in FAMILIES:
         tuples = ", ".join(f"g.{c}" for c in f.columns)
         statements.append(
             f"INSERT INTO {{db}}.{f.table} (org_id, slot_ns, groups, computed_ns) "
             f"SELECT g.org_id, g.slot, groupArray(tuple({tuples})), {_NOW} "
-            f"FROM ({_grouped(f, f.records('{db}', False, everything, None, False))}) AS g GROUP BY g.org_id, g.slot")
-    return Migration(103, "telemetry history: slot sums of the rows already stored", tuple(statements))
+            f"FROM ({_grouped(f, f.records('{db}', False, EVERYTHING, False))}) AS g GROUP BY g.org_id, g.slot")
+    return Migration(103, "telemetry history: time-sorted call copies and slot sums of the rows already stored",
+                     tuple(statements))
 
 
 # -- reads -------------------------------------------------------------------------------------------------------
@@ -200,20 +239,19 @@ def source(db: str, family: Family, lo: int, hi: int, slotted: bool, dirty: Iter
     slots) and the records of the rest (the unaligned edges and the ``dirty`` slots)."""
     first, last = -(-lo // SLOT_NS) * SLOT_NS, hi - hi % SLOT_NS
     if not slotted:
-        return family.records(db, True, between(lo, hi), schema.partition_id(lo - schema.SLACK_NS), False)
+        return family.records(db, True, Ranges.of((lo, hi)), False)
     if first >= last:
-        return family.records(db, True, between(lo, hi), schema.partition_id(lo - schema.SLACK_NS), True)
+        return family.records(db, True, Ranges.of((lo, hi)), True)
     stale = sorted(s for s in set(dirty) if first <= s < last)
-    rest: list[Within] = [between(lo, first), between(last, hi)]
-    if stale:
-        rest.append(in_slots(stale))
+    rest = Ranges.of((lo, first), (last, hi), *((s, s + SLOT_NS) for s in stale))
     skip = f" AND s.slot_ns NOT IN ({', '.join(str(s) for s in stale)})" if stale else ""
     elements = ", ".join(f"tupleElement(g, {i + 1}) AS {c}" for i, c in enumerate(family.columns))
     sums = (f"SELECT s.org_id AS org_id, s.slot_ns AS t, {elements} FROM {db}.{family.table} AS s FINAL "
             f"ARRAY JOIN s.groups AS g WHERE s.org_id = {{org:String}} AND s.slot_ns >= {first} "
             f"AND s.slot_ns < {last}{skip}")
-    records = family.records(db, True, either(*rest), schema.partition_id(lo - schema.SLACK_NS), True)
-    return f"{sums} UNION ALL {records}"
+    if not rest.spans:
+        return sums
+    return f"{sums} UNION ALL {family.records(db, True, rest, True)}"
 
 
 # -- writes ------------------------------------------------------------------------------------------------------
@@ -242,12 +280,13 @@ class SlotSums:
         [lo_ns, hi_ns) holds the batch's times: the other sightings of a call lie within a day of them."""
         if not keys:
             return set()
+        table, key, time_column = ((schema.CALL_TIMES, "call_key", "at_ns") if family is CALLS
+                                   else (schema.TOOL_TIMES, "tool_use_id", "time_ns"))
+        near = Ranges.of((lo_ns, hi_ns + 1)).widened(2 * schema.SLACK_NS)
         rows = self._run(
-            f"SELECT DISTINCT {slot_sql('time_ns')} FROM {self._db}.{schema.KEY_TIMES} WHERE org_id = {{org:String}} "
-            "AND family = {family:String} AND day >= {d0:Int64} AND day <= {d1:Int64} AND key IN {keys:Array(String)}",
-            {"org": org_id, "family": family.name, "keys": sorted(set(keys)),
-             "d0": (lo_ns - schema.SLACK_NS) // schema.DAY_NS, "d1": (hi_ns + schema.SLACK_NS) // schema.DAY_NS},
-            read=True)
+            f"SELECT DISTINCT {slot_sql(time_column)} FROM {self._db}.{table} WHERE org_id = {{org:String}} "
+            f"AND {near.sql('at_ns')} AND {key} IN {{keys:Array(String)}} AND {time_column} IS NOT NULL",
+            {"org": org_id, "keys": sorted(set(keys))}, read=True)
         return {int(r[0]) for r in rows}
 
     def rows_slots(self, org_id: str, table: str, time: str, where: str, params: dict[str, Any]) -> set[int]:
@@ -306,8 +345,7 @@ class SlotSums:
         tuples = ", ".join(f"g.{c}" for c in family.columns)
         for i in range(0, len(ordered), _CHUNK):
             chunk = ordered[i:i + _CHUNK]
-            records = family.records(self._db, True, in_slots(chunk), schema.partition_id(chunk[0] - schema.SLACK_NS),
-                                     True)
+            records = family.records(self._db, True, Ranges.of_slots(chunk), True)
             self._run(
                 f"INSERT INTO {self._db}.{family.table} (org_id, slot_ns, groups, computed_ns) "
                 f"SELECT {{org:String}}, d.slot, groupArrayIf(tuple({tuples}), g.n > 0), {_NOW} "
