@@ -190,6 +190,33 @@ def worker_rate(tmp: str, total: int, anchor: int) -> None:
     store.close()
 
 
+def load(history: ClickHouseHistory, total: int, batch_rows: int, anchor: int) -> None:
+    """Generate and export the history; print the insert rate."""
+    print(f"generating and exporting {total:,} span/event rows in batches of {batch_rows:,} ...")
+    export_s = gen_s = cpu_s = 0.0
+    rows = other = batches = 0
+    gen_started = time.perf_counter()
+    for batch, n, version in generate(total, batch_rows, anchor):
+        gen_s += time.perf_counter() - gen_started
+        started, cpu = time.perf_counter(), time.process_time()
+        history.export(ORG, batch, version_ns=version)
+        export_s += time.perf_counter() - started
+        cpu_s += time.process_time() - cpu
+        rows += n
+        other += len(batch.llm_calls) + len(batch.tool_calls) + len(batch.sessions)
+        batches += 1
+        if batches % 50 == 0:
+            print(f"  {rows:,} rows, {rows / export_s:,.0f} span/event rows/s")
+        gen_started = time.perf_counter()
+    print(f"exported {rows:,} span/event rows (+{other:,} LLM call, tool call and session rows) in {batches} "
+          f"exports: {export_s:.1f} s in export ({gen_s:.1f} s generating)")
+    rate = rows / export_s
+    print(f"insert rate: {rate:,.0f} span/event rows/s ({(rows + other) / export_s:,.0f} rows/s all tables); "
+          f"target >= {TARGET_ROWS_S:,}: {'PASS' if rate >= TARGET_ROWS_S else 'FAIL'}")
+    print(f"process CPU per span/event row: {cpu_s / rows * 1e6:.1f} us (client encoding, engine inserts and "
+          f"background merges; {cpu_s / export_s:.2f} cores busy on average)")
+
+
 def slot_rows(conn: AnalyticsConnection) -> int:
     """Rows of the slot sums tables (one per org and 15-minute slot and kind of fact)."""
     tables = ("telemetry_call_slots", "telemetry_span_slots", "telemetry_tool_slots", "telemetry_error_slots")
@@ -205,39 +232,23 @@ def main() -> None:
     parser.add_argument("--dir", help="chdb data directory (default: a temporary one, removed afterwards)")
     parser.add_argument("--worker-rows", type=int, default=1_000_000,
                         help="span/event rows delivered to the export worker as bus messages (0: skip)")
+    parser.add_argument("--reads-only", action="store_true",
+                        help="time the reads on the history a previous run left in --dir (no load)")
     args = parser.parse_args()
+    if args.reads_only and not args.dir:
+        parser.error("--reads-only needs --dir")
     total = 300_000 if args.quick else args.rows
     reps = args.reps
     tmp = args.dir or tempfile.mkdtemp(prefix="observatory-analytics-bench-")
     anchor = time.time_ns() // (3600 * NS) * 3600 * NS
+    if args.reads_only:
+        anchor = int(Path(tmp, "anchor").read_text())
     try:
         conn = AnalyticsConnection(f"chdb://{tmp}?database=bench")
         Path(tmp, "anchor").write_text(str(anchor))  # a kept --dir can be read again with the same window
         history = ClickHouseHistory(conn)
-        print(f"generating and exporting {total:,} span/event rows in batches of {args.batch_rows:,} ...")
-        export_s = gen_s = cpu_s = 0.0
-        rows = other = batches = 0
-        gen_started = time.perf_counter()
-        for batch, n, version in generate(total, args.batch_rows, anchor):
-            gen_s += time.perf_counter() - gen_started
-            started, cpu = time.perf_counter(), time.process_time()
-            history.export(ORG, batch, version_ns=version)
-            export_s += time.perf_counter() - started
-            cpu_s += time.process_time() - cpu
-            rows += n
-            other += len(batch.llm_calls) + len(batch.tool_calls) + len(batch.sessions)
-            batches += 1
-            if batches % 50 == 0:
-                print(f"  {rows:,} rows, {rows / export_s:,.0f} span/event rows/s")
-            gen_started = time.perf_counter()
-        print(f"exported {rows:,} span/event rows (+{other:,} LLM call, tool call and session rows) in {batches} "
-              f"exports: {export_s:.1f} s in export ({gen_s:.1f} s generating)")
-        rate = rows / export_s
-        print(f"insert rate: {rate:,.0f} span/event rows/s ({(rows + other) / export_s:,.0f} rows/s all tables); "
-              f"target >= {TARGET_ROWS_S:,}: {'PASS' if rate >= TARGET_ROWS_S else 'FAIL'}")
-        print(f"process CPU per span/event row: {cpu_s / rows * 1e6:.1f} us (client encoding, engine inserts and "
-              f"background merges; {cpu_s / export_s:.2f} cores busy on average)")
-
+        if not args.reads_only:
+            load(history, total, args.batch_rows, anchor)
         started = time.perf_counter()
         settled = history.settle_slots(ORG)
         print(f"settled {settled:,} slot sums left dirty by the load in {time.perf_counter() - started:.1f} s; "

@@ -175,9 +175,12 @@ class _Scope:
         return "".join(f" AND {t}" for t in terms)
 
     def call_sessions(self) -> str:
-        """(bucket, session) of the sessions that made a matching LLM call inside the bucket."""
+        """(bucket, session) of the sessions that made a matching LLM call inside the bucket: a parameter once
+        found (ClickHouseFactInsights._call_sessions), else a subquery."""
+        if "call_sessions" in self.params:
+            return "{call_sessions:Array(Tuple(Int64, String))}"
         where = f" AND c.session_id IS NOT NULL{self.call_terms('c')}"
-        return f"SELECT DISTINCT c.b, c.session_id {self.per_bucket(CALLS, 'c', where)}"
+        return f"(SELECT DISTINCT toInt64(c.b), assumeNotNull(c.session_id) {self.per_bucket(CALLS, 'c', where)})"
 
     # -- spans a session-less record names -------------------------------------------------------------------
     def own_spans(self, refs: str) -> str:
@@ -199,7 +202,7 @@ class _Scope:
             return "1"
         terms = [self.session_match(session, b=b)] if f.by_session else [f"{session} IS NOT NULL"]
         if f.by_call:
-            terms.append(f"({b}, {session}) IN ({self.call_sessions()})")
+            terms.append(f"(toInt64({b}), {session}) IN {self.call_sessions()}")
         match = " AND ".join(terms)
         if own:
             own_facets = self.facets("o.o_source", "o.o_workspace")
@@ -231,6 +234,10 @@ class ClickHouseFactInsights(FactInsights):
         first, last = -(-s.lo // slot_sums.SLOT_NS) * slot_sums.SLOT_NS, s.hi - s.hi % slot_sums.SLOT_NS
         if s.slotted and first < last:
             s.dirty = self._slots.dirty(org_id, first, last)
+        if f.by_call:  # read by the tool-call, API-error and activity statements: found once
+            pairs = self._rows(f"SELECT * FROM {s.call_sessions()} LIMIT {_MAX_REF_PARAMETER + 1}", s)
+            if len(pairs) <= _MAX_REF_PARAMETER:
+                s.params["call_sessions"] = [(int(b), str(sid)) for b, sid in pairs]
         return s
 
     def _own_refs(self, s: _Scope, family: Family) -> bool:
@@ -369,7 +376,7 @@ class ClickHouseFactInsights(FactInsights):
         if f.by_session:
             terms.append(s.session_match("r.session_id", b="1"))
         if f.by_call:
-            terms.append(f"(1, r.session_id) IN ({s.call_sessions()})")
+            terms.append(f"(toInt64(1), r.session_id) IN {s.call_sessions()}")
         sql = (f"SELECT sum(r.lines_added), sum(r.lines_removed), sum(r.commits), sum(r.pull_requests), "
                f"sum(r.active_time_ms) FROM (SELECT session_id, lines_added, lines_removed, commits, pull_requests, "
                f"active_time_ms FROM {self._db}.{schema.SESSION_ROLLUPS} FINAL WHERE org_id = {{org:String}}) AS r "

@@ -23,6 +23,13 @@ How it stays exact:
   their keys (the old slot loses the call, the new one gains it).
 - Sums are as old as the history: migration 103 computes every slot of the rows already stored.
 
+Reading the records of a few slots (edges, dirty slots, a recompute) must not merge a whole table sorted by random
+keys: LLM calls and tool calls are read from their time-sorted copies (`telemetry_call_times`,
+`telemetry_tool_times`): the keys with a version or sighting in the ranges, then all of those keys' rows within a
+day (calls) or two (tool sightings) of the ranges. That relies on the layout's assumptions (history_schema): the
+versions and sightings of one call lie within a day of each other, and a sighting without a time (a decision
+event) is written within a day of the call's time; it is filed under its write time.
+
 Slots are 15 minutes because every UTC offset in use is a multiple of 15 minutes: day buckets in any zone start
 on a slot boundary.
 """
@@ -317,14 +324,16 @@ class SlotSums:
         rng = ""
         if lo is not None and hi is not None:
             rng = f" AND slot_ns >= {int(lo)} AND slot_ns < {int(hi)}"
+        # One pass over the marks and the sums rows together (no join): a slot is dirty when its newest mark is
+        # no older than its newest recompute.
         computed = " UNION ALL ".join(
-            f"SELECT '{f.name}' AS family, slot_ns, max(computed_ns) AS computed FROM {self._db}.{f.table} "
-            f"WHERE org_id = {{org:String}}{rng} GROUP BY slot_ns" for f in FAMILIES)
+            f"SELECT '{f.name}' AS family, slot_ns, toUInt64(0) AS marked, computed_ns AS computed "
+            f"FROM {self._db}.{f.table} WHERE org_id = {{org:String}}{rng}" for f in FAMILIES)
         rows = self._run(
-            f"SELECT m.family, m.slot_ns FROM (SELECT family, slot_ns, max(marked_ns) AS marked "
-            f"FROM {self._db}.{schema.SLOT_MARKS} WHERE org_id = {{org:String}}{rng} GROUP BY family, slot_ns) AS m "
-            f"LEFT JOIN ({computed}) AS c ON m.family = c.family AND m.slot_ns = c.slot_ns "
-            f"WHERE m.marked >= c.computed ORDER BY m.family, m.slot_ns", {"org": org_id}, read=True)
+            f"SELECT family, slot_ns FROM (SELECT family, slot_ns, marked_ns AS marked, toUInt64(0) AS computed "
+            f"FROM {self._db}.{schema.SLOT_MARKS} WHERE org_id = {{org:String}}{rng} UNION ALL {computed}) "
+            "GROUP BY family, slot_ns HAVING max(marked) >= max(computed) ORDER BY family, slot_ns",
+            {"org": org_id}, read=True)
         out: dict[str, list[int]] = {}
         for family, slot in rows:
             out.setdefault(str(family), []).append(int(slot))
