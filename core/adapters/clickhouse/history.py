@@ -16,6 +16,7 @@ from typing import Any
 from core.adapters.clickhouse import history_schema as schema
 from core.adapters.clickhouse import slot_sums
 from core.adapters.clickhouse.connection import ASYNC_BELOW, AnalyticsConnection
+from core.adapters.clickhouse.slot_sums import Ranges
 from core.errors import StorageUnavailable
 from core.normalise.linking import EXECUTE_SPAN_NAMES
 from core.normalise.spans import tool_placeholder_id
@@ -196,31 +197,30 @@ class ClickHouseHistory(TelemetryHistory):
             link: Column = ("task_link", _NS, lambda r: links.get(r.session_id))
             writes.append(lambda: self._insert(org_id, schema.SESSION_WRITES, (*_SESSION_COLUMNS, link),
                                                list(batch.sessions.values()), version))
-        tool_ids: list[str] = []
+        # The slots a rewritten call or tool call was counted in before: looked up while the inserts run.
+        earlier = [_pool().submit(self._slots.key_slots, org_id, family, keys, near) for family, keys, near in (
+            (slot_sums.CALLS, [c.call_key for c in calls], _near(calls, version, schema.SLACK_NS)),
+            (slot_sums.TOOLS, [t.tool_use_id for t in batch.tool_calls],
+             _near(batch.tool_calls, version, schema.SLACK_NS)))]
+        tool_times: list[int] = []
         if batch.tool_calls:
-            writes.append(lambda: tool_ids.extend(self._tools(org_id, batch.tool_calls, version)))
+            writes.append(lambda: tool_times.extend(self._tools(org_id, batch.tool_calls, version)))
         # Two at a time: the engine inserts one table (without the GIL) while the client encodes the next.
         for future in [_pool().submit(write) for write in writes]:
             future.result()
-        times = [c.time_ns for c in calls] + [t.time_ns for t in batch.tool_calls if t.time_ns is not None]
-        # The batch's times bound where its calls' other sightings lie; a tool sighting without a time is bounded
-        # by its write (a record is written within a day of the time it reports).
-        lo, hi = min(times, default=version), max(times, default=version)
-        if any(t.time_ns is None for t in batch.tool_calls):
-            lo, hi = min(lo, version - schema.SLACK_NS), max(hi, version)
+        call_slots, tool_slots = (future.result() for future in earlier)
         self._slots.touched(org_id, {
             slot_sums.SPANS: {slot_sums.slot_of(s.start_ns) for s in batch.spans},
             slot_sums.ERRORS: {slot_sums.slot_of(e.time_ns) for e in batch.events if e.name in API_ERROR_EVENTS},
-            slot_sums.CALLS: self._slots.key_slots(org_id, slot_sums.CALLS, [c.call_key for c in calls],
-                                                   lo, hi),
-            slot_sums.TOOLS: self._slots.key_slots(org_id, slot_sums.TOOLS, tool_ids, lo, hi)})
+            slot_sums.CALLS: call_slots | {slot_sums.slot_of(c.time_ns) for c in calls},
+            slot_sums.TOOLS: tool_slots | {slot_sums.slot_of(t) for t in tool_times}})
 
     def settle_slots(self, org_id: str) -> int:
         """Recompute every dirty slot sum of the org now (reads are exact either way; settled ones are cheaper)."""
         return self._slots.settle(org_id)
 
-    def _tools(self, org_id: str, tools: Sequence[ToolCallRecord], version: int) -> list[str]:
-        """Writes the tool calls; returns every id written (placeholders adopted and retired included)."""
+    def _tools(self, org_id: str, tools: Sequence[ToolCallRecord], version: int) -> list[int]:
+        """Writes the tool calls; returns the times written (placeholders adopted and retired included)."""
         if len({t.tool_use_id for t in tools}) != len(tools):
             tools = _merged_tools(tools)
         extra = self._adoptions(org_id, tools, version)
@@ -228,7 +228,8 @@ class ClickHouseHistory(TelemetryHistory):
         if moved:  # a placeholder moved to its real id is not written under its own key
             tools = [t for t in tools if t.tool_use_id not in moved]
         self._insert(org_id, schema.TOOL_CALL_WRITES, _TOOL_COLUMNS, tools, version, extra=extra)
-        return [t.tool_use_id for t in tools] + [str(row["tool_use_id"]) for row in extra]
+        return [t.time_ns for t in tools if t.time_ns is not None] + [
+            int(row["time_ns"]) for row in extra if row.get("time_ns") is not None]
 
     def export_session_rollups(self, org_id: str, rows: Sequence[SessionRollupRow]) -> None:
         if rows:
@@ -492,6 +493,16 @@ def _tuple_type(columns: Sequence[str]) -> str:
 class _Erasure:
     session_id: str
     ns: int
+
+
+def _near(records: Sequence[LlmCallRecord] | Sequence[ToolCallRecord], version: int, slack: int) -> Ranges:
+    """Where the other versions or sightings of these calls lie: within a day of their times; for a tool
+    sighting without a time, within a day of its call's time, itself within a day of the write."""
+    times = [r.time_ns for r in records if r.time_ns is not None]
+    spans = [(min(times), max(times) + 1)] if times else []
+    if len(times) < len(records):
+        spans.append((version - slack, version + 1))
+    return Ranges.of(*spans).widened(slack)
 
 
 def _merged_tools(tools: Sequence[ToolCallRecord]) -> list[ToolCallRecord]:

@@ -40,9 +40,11 @@ Layout:
 - The insights' slot sums (migration 102, computed by core/adapters/clickhouse/slot_sums.py): one row per org and
   15-minute slot in each of `telemetry_call_slots`, `telemetry_span_slots`, `telemetry_tool_slots` and
   `telemetry_error_slots` (`ReplacingMergeTree(computed_ns)`: a recompute replaces the slot), the marks of the slots
-  writes touched (`telemetry_slot_marks`, `max` of the mark time), and `telemetry_key_times`: every time an LLM
-  call or a tool call was written with, sorted by day and key, filled by materialized views on the writes, so the
-  slots a rewritten call was counted in before are found by a short primary-key range.
+  writes touched (`telemetry_slot_marks`, `max` of the mark time), and time-sorted copies of the two tables sorted
+  by key, filled by materialized views on their writes: `telemetry_call_times` (every version of each LLM call,
+  with the columns the insights read) and `telemetry_tool_times` (every sighting of each tool call, filed under its
+  time, or its write when it has none). The calls of a few slots, and the slots a rewritten call was counted in
+  before, are then short primary-key ranges rather than a merge of the whole table.
 - `TTL` of `ttl_days` (default 400, separate from the operational Store's) on the row's time (facts) or write time
   (rewritable rows), with `ttl_only_drop_parts = 1`: whole monthly parts are dropped.
 - `non_replicated_deduplication_window`: an insert repeated with the same `insert_deduplication_token` (derived

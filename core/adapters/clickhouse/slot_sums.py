@@ -282,14 +282,13 @@ class SlotSums:
             raise StorageUnavailable(f"telemetry history cannot take the slot sums: {type(exc).__name__}: "
                                      f"{str(exc)[:300]}") from exc
 
-    def key_slots(self, org_id: str, family: Family, keys: Sequence[str], lo_ns: int, hi_ns: int) -> set[int]:
-        """The slots of every time these LLM call or tool call keys were written with (the new ones included).
-        [lo_ns, hi_ns) holds the batch's times: the other sightings of a call lie within a day of them."""
+    def key_slots(self, org_id: str, family: Family, keys: Sequence[str], near: Ranges) -> set[int]:
+        """The slots of every stored version (LLM calls) or timed sighting (tool calls) of these keys, which lie
+        in ``near``."""
         if not keys:
             return set()
         table, key, time_column = ((schema.CALL_TIMES, "call_key", "at_ns") if family is CALLS
                                    else (schema.TOOL_TIMES, "tool_use_id", "time_ns"))
-        near = Ranges.of((lo_ns, hi_ns + 1)).widened(2 * schema.SLACK_NS)
         rows = self._run(
             f"SELECT DISTINCT {slot_sql(time_column)} FROM {self._db}.{table} WHERE org_id = {{org:String}} "
             f"AND {near.sql('at_ns')} AND {key} IN {{keys:Array(String)}} AND {time_column} IS NOT NULL",
