@@ -220,7 +220,9 @@ def _grouped(family: Family, records: str) -> str:
 
 
 def backfill_migration() -> Migration:
-    """The time-sorted copies and the sums of the rows already stored (the history tables came before them)."""
+    """The time-sorted copies and the sums of the rows already stored (the history tables came before them). Run
+    twice (a crash before the migration is recorded), it changes no answer: a copied row again is a duplicate the
+    merges absorb (the same version of a call, a sighting merged by max / min), a slot's sums are replaced."""
     calls = ", ".join(c for c, _ in schema.CALL_TIME_COLUMNS)
     tools = ", ".join(c for c, _ in schema.TOOL_TIME_COLUMNS)
     statements = [
@@ -252,9 +254,10 @@ def source(db: str, family: Family, lo: int, hi: int, slotted: bool, dirty: Iter
     stale = sorted(s for s in set(dirty) if first <= s < last)
     rest = Ranges.of((lo, first), (last, hi), *((s, s + SLOT_NS) for s in stale))
     skip = f" AND s.slot_ns NOT IN ({', '.join(str(s) for s in stale)})" if stale else ""
-    elements = ", ".join(f"tupleElement(g, {i + 1}) AS {c}" for i, c in enumerate(family.columns))
-    sums = (f"SELECT s.org_id AS org_id, s.slot_ns AS t, {elements} FROM {db}.{family.table} AS s FINAL "
-            f"ARRAY JOIN s.groups AS g WHERE s.org_id = {{org:String}} AND s.slot_ns >= {first} "
+    # The groups' fields joined one subcolumn each: a statement reads only the fields it uses (4x less to read).
+    fields = ", ".join(f"s.groups.{c} AS {c}" for c in family.columns)
+    sums = (f"SELECT s.org_id AS org_id, s.slot_ns AS t, {', '.join(family.columns)} FROM {db}.{family.table} AS s "
+            f"FINAL ARRAY JOIN {fields} WHERE s.org_id = {{org:String}} AND s.slot_ns >= {first} "
             f"AND s.slot_ns < {last}{skip}")
     if not rest.spans:
         return sums
