@@ -15,7 +15,7 @@ from core.adapters.clickhouse.history import ClickHouseHistory
 from core.adapters.clickhouse.insights import ClickHouseFactInsights
 from core.ports.insights import DIMENSIONS, InsightFilter
 from core.records import Batch, LlmCallRecord, SessionRecord, ToolCallRecord, Usage
-from tests.contract.test_history_clickhouse import DAY, H, T, WINDOW, batch, call, rows, span
+from tests.contract.test_history_clickhouse import DAY, WINDOW, H, T, batch, call, rows, span
 
 SLOT = slot_sums.SLOT_NS
 HOURS = [(T - DAY + i * H, T - DAY + (i + 1) * H) for i in range(48)]
