@@ -160,9 +160,17 @@ class _Scope:
         """The family's facts in the window, as rows (org_id, t, keys..., counts...) to sum (slot_sums.source)."""
         return slot_sums.source(self.db, family, self.lo, self.hi, self.slotted, self.dirty.get(family.name, ()))
 
-    def per_bucket(self, family: Family, alias: str, where: str = "") -> str:
-        """FROM clause of the family's rows in a bucket (``b``, with ``where``)."""
-        return (f"FROM (SELECT *, {self.bucket(f'{alias}.t')} AS b FROM ({self.source(family)}) AS {alias}) "
+    def facts(self) -> str:
+        """Tool calls and API errors as one source (``n``, ``failed``: tool calls; ``errors``: API errors): they
+        match alike, so one statement counts both."""
+        columns = "t, session_id, ref_trace, ref_span"
+        return (f"SELECT {columns}, n, failed, toUInt64(0) AS errors FROM ({self.source(TOOLS)}) UNION ALL "
+                f"SELECT {columns}, toUInt64(0), toUInt64(0), n FROM ({self.source(ERRORS)})")
+
+    def per_bucket(self, family: Family | str, alias: str, where: str = "") -> str:
+        """FROM clause of the family's rows (or of a source's) in a bucket (``b``, with ``where``)."""
+        source = self.source(family) if isinstance(family, Family) else family
+        return (f"FROM (SELECT *, {self.bucket(f'{alias}.t')} AS b FROM ({source}) AS {alias}) "
                 f"AS {alias} WHERE {self.in_bucket(f'{alias}.t', f'{alias}.b')}{where}")
 
     # -- LLM calls -----------------------------------------------------------------------------------------
@@ -240,10 +248,11 @@ class ClickHouseFactInsights(FactInsights):
                 s.params["call_sessions"] = [(int(b), str(sid)) for b, sid in pairs]
         return s
 
-    def _own_refs(self, s: _Scope, family: Family) -> bool:
-        """Find the spans that the family's session-less records name: usually none or few, passed on as a
-        parameter (many stay a subquery). False when there are none: spans are not read."""
-        refs = (f"SELECT DISTINCT r.ref_trace, r.ref_span FROM ({s.source(family)}) AS r "
+    def _own_refs(self, s: _Scope, family: Family | str) -> bool:
+        """Find the spans that the family's (or a source's) session-less records name: usually none or few, passed
+        on as a parameter (many stay a subquery). False when there are none: spans are not read."""
+        source = s.source(family) if isinstance(family, Family) else family
+        refs = (f"SELECT DISTINCT r.ref_trace, r.ref_span FROM ({source}) AS r "
                 "WHERE r.ref_trace IS NOT NULL AND r.ref_span IS NOT NULL AND r.ref_span != ''")
         rows = self._rows(f"{refs} LIMIT {_MAX_REF_PARAMETER + 1}", s)
         pairs = sorted({(str(r[0]), str(r[1])) for r in rows})
@@ -342,17 +351,19 @@ class ClickHouseFactInsights(FactInsights):
         sql = f"SELECT x.b, {key} AS raw, {selected} FROM ({per_session}) AS x {joins} GROUP BY x.b, raw"
         return self._rows(sql, s)
 
-    def _fact_rows(self, s: _Scope, family: Family, counts: Sequence[str]) -> list[Sequence[Any]]:
-        """(bucket, sum of each of ``counts``) per bucket of tool calls or API errors: they match through their
-        session (and the sessions that made a matching call), or without one through the span they name."""
+    def _fact_rows(self, s: _Scope) -> list[Sequence[Any]]:
+        """(bucket, tool calls, failed tool calls, API errors) per bucket: they match through their session (and
+        the sessions that made a matching call), or without one through the span they name."""
         f = s.f
+        counts = ("n", "failed", "errors")
+        source = s.facts()
         if not f.by_session and not f.by_call:  # unfiltered: counted per bucket at once
             sums = ", ".join(f"sum(t.{c})" for c in counts)
-            return self._rows(f"SELECT t.b, {sums} {s.per_bucket(family, 't')} GROUP BY t.b", s)
+            return self._rows(f"SELECT t.b, {sums} {s.per_bucket(source, 't')} GROUP BY t.b", s)
         own = f.by_session and not f.by_call
-        ref = _OWN_REF.format(a="t") if own and self._own_refs(s, family) else _NO_REF
+        ref = _OWN_REF.format(a="t") if own and self._own_refs(s, source) else _NO_REF
         sums = ", ".join(f"sum(t.{c}) AS {c}" for c in counts)
-        per_session = (f"SELECT t.b AS b, t.session_id AS sid, {ref}, {sums} {s.per_bucket(family, 't')} "
+        per_session = (f"SELECT t.b AS b, t.session_id AS sid, {ref}, {sums} {s.per_bucket(source, 't')} "
                        "GROUP BY b, sid, trace_id, span_id")
         joins = f"LEFT JOIN ({s.sessions()}) AS s ON t.sid = s.session_id" if f.by_session else ""
         if own:
@@ -360,14 +371,6 @@ class ClickHouseFactInsights(FactInsights):
         match = s.fact_match("t.sid", own)
         matched = ", ".join(f"sumIf(t.{c}, {match})" for c in counts)
         return self._rows(f"SELECT t.b, {matched} FROM ({per_session}) AS t {joins} GROUP BY t.b", s)
-
-    def _tool_rows(self, s: _Scope) -> list[Sequence[Any]]:
-        """(bucket, tool calls, failed tool calls) per bucket."""
-        return self._fact_rows(s, TOOLS, ("n", "failed"))
-
-    def _error_rows(self, s: _Scope) -> list[Sequence[Any]]:
-        """(bucket, API errors) per bucket."""
-        return self._fact_rows(s, ERRORS, ("n",))
 
     def _activity(self, s: _Scope, t: InsightTotals) -> None:
         """Sums of the session rollups of the sessions active in the window (no slack here)."""
@@ -394,9 +397,8 @@ class ClickHouseFactInsights(FactInsights):
             t.spans = t.calls.span_calls
         else:
             t.spans = sum(int(r[2]) for r in self._span_rows(s))
-        tools = self._tool_rows(s)
-        t.tool_calls, t.failed_tool_calls = (int(tools[0][1]), int(tools[0][2])) if tools else (0, 0)
-        t.api_errors = sum(int(r[1]) for r in self._error_rows(s))
+        for row in self._fact_rows(s):
+            t.tool_calls, t.failed_tool_calls, t.api_errors = int(row[1]), int(row[2]), int(row[3])
         self._activity(s, t)
         return t
 
@@ -436,11 +438,9 @@ class ClickHouseFactInsights(FactInsights):
         for row in self._span_rows(s, tasks="count"):
             d = out[int(row[0]) - 1]
             d.spans, d.tasks = int(row[2]), int(row[3])
-        for row in self._tool_rows(s):
+        for row in self._fact_rows(s):
             d = out[int(row[0]) - 1]
-            d.tool_calls, d.failed_tool_calls = int(row[1]), int(row[2])
-        for row in self._error_rows(s):
-            out[int(row[0]) - 1].api_errors = int(row[1])
+            d.tool_calls, d.failed_tool_calls, d.api_errors = int(row[1]), int(row[2]), int(row[3])
         if f.by_call:
             for d in out:
                 d.spans = d.calls.span_calls
