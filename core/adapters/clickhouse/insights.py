@@ -312,8 +312,11 @@ class ClickHouseFactInsights(FactInsights):
             joins = f"LEFT JOIN ({s.sessions()}) AS s ON c.session_id = s.session_id"
         if own:
             joins += self._own_join(s, "c")
-        sql = (f"SELECT c.b, {key} AS raw, {_CALL_SUMS.format(inc=inc)}, uniqExactIf(c.session_id, {inc} AND "
-               f"{sessions}) FROM ({per_session}) AS c {joins} GROUP BY c.b, raw")
+        source = f"FROM ({per_session}) AS c {joins}"
+        if not joins:  # nothing to join: the rows are summed at once, not per session first
+            source = s.per_bucket(CALLS, "c", s.call_terms("c"))
+        sql = (f"SELECT c.b, {key if joins else dim} AS raw, {_CALL_SUMS.format(inc=inc)}, "
+               f"uniqExactIf(c.session_id, {inc} AND {sessions}) {source} GROUP BY c.b, raw")
         return self._rows(sql, s)
 
     def _span_rows(self, s: _Scope, dimension: Dimension | None = None, tasks: str = "") -> list[Sequence[Any]]:
@@ -368,9 +371,14 @@ class ClickHouseFactInsights(FactInsights):
         joins = f"LEFT JOIN ({s.sessions()}) AS s ON t.sid = s.session_id" if f.by_session else ""
         if own:
             joins += self._own_join(s, "t")
-        match = s.fact_match("t.sid", own)
-        matched = ", ".join(f"sumIf(t.{c}, {match})" for c in counts)
-        return self._rows(f"SELECT t.b, {matched} FROM ({per_session}) AS t {joins} GROUP BY t.b", s)
+        # The match is computed once per row (not once per sum: a set lookup each time).
+        picked = ", ".join(f"t.{c} AS {c}" for c in counts)
+        if joins:
+            rows = f"SELECT t.b AS b, {picked}, {s.fact_match('t.sid', own)} AS m FROM ({per_session}) AS t {joins}"
+        else:  # matched through the calls' sessions alone: the rows are summed at once
+            rows = f"SELECT t.b AS b, {picked}, {s.fact_match('t.session_id', own)} AS m {s.per_bucket(source, 't')}"
+        matched = ", ".join(f"sumIf(x.{c}, x.m)" for c in counts)
+        return self._rows(f"SELECT x.b, {matched} FROM ({rows}) AS x GROUP BY x.b", s)
 
     def _activity(self, s: _Scope, t: InsightTotals) -> None:
         """Sums of the session rollups of the sessions active in the window (no slack here)."""
