@@ -184,7 +184,7 @@ class _Scope:
 
     def call_sessions(self) -> str:
         """(bucket, session) of the sessions that made a matching LLM call inside the bucket: a parameter once
-        found (ClickHouseFactInsights._call_sessions), else a subquery."""
+        found (ClickHouseFactInsights._scope), else a subquery."""
         if "call_sessions" in self.params:
             return "{call_sessions:Array(Tuple(Int64, String))}"
         where = f" AND c.session_id IS NOT NULL{self.call_terms('c')}"
