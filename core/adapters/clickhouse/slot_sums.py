@@ -125,6 +125,9 @@ def _written(ranges: Ranges) -> str:
 
 
 _CALL_COLUMNS = ", ".join(c for c, _ in schema.CALL_TIME_COLUMNS)
+# The span a record without a session names (NULL for a record with one: reads never need it).
+_REFS = ("if(r.session_id IS NULL, r.trace_id, NULL) AS ref_trace, "
+         "if(r.session_id IS NULL, r.span_id, NULL) AS ref_span")
 
 
 def _call_records(db: str, org: bool, ranges: Ranges, narrow: bool) -> str:
@@ -144,8 +147,7 @@ def _call_records(db: str, org: bool, ranges: Ranges, narrow: bool) -> str:
         source = f"{db}.{schema.LLM_CALLS} AS r FINAL"
         where = f"{_org('r.', org)}{_written(ranges)} AND {ranges.sql('r.time_ns')}"
     return ("SELECT r.org_id AS org_id, r.time_ns AS t, r.session_id AS session_id, r.model AS model, "
-            "r.provider AS provider, if(r.session_id IS NULL, r.trace_id, NULL) AS ref_trace, "
-            "if(r.session_id IS NULL, r.span_id, NULL) AS ref_span, toUInt64(1) AS n, toUInt64(NOT r.success) AS "
+            f"r.provider AS provider, {_REFS}, toUInt64(1) AS n, toUInt64(NOT r.success) AS "
             "failed, toUInt64(r.unpriced) AS unpriced, r.tokens_in AS t_in, r.tokens_out AS t_out, "
             "r.cache_read_tokens AS t_cr, r.cache_creation_tokens AS t_cc, r.reasoning_tokens AS t_rs, "
             "r.cost_usd AS cost, r.cache_savings_usd AS savings, ifNull(r.duration_ms, 0) AS dur, "
@@ -191,9 +193,7 @@ def _tool_records(db: str, org: bool, ranges: Ranges, narrow: bool) -> str:
 
 
 def _error_records(db: str, org: bool, ranges: Ranges, narrow: bool) -> str:
-    return ("SELECT r.org_id AS org_id, r.time_ns AS t, r.session_id AS session_id, "
-            "if(r.session_id IS NULL, r.trace_id, NULL) AS ref_trace, "
-            "if(r.session_id IS NULL, r.span_id, NULL) AS ref_span, toUInt64(1) AS n "
+    return (f"SELECT r.org_id AS org_id, r.time_ns AS t, r.session_id AS session_id, {_REFS}, toUInt64(1) AS n "
             f"FROM {db}.{schema.EVENTS} AS r FINAL WHERE {_org('r.', org)} AND r.name IN ({_API_ERRORS}) "
             f"AND {ranges.sql('r.time_ns')}")
 
