@@ -11,13 +11,14 @@ How it stays exact:
   sum the records, so a read from sums and a read from records agree by construction.
 - Each family has a table of one row per (org, slot): the slot's groups as an array, `ReplacingMergeTree
   (computed_ns)`, so a recompute replaces the whole slot, empty groups included (a fact that moved out of it).
-- A write marks the slots it touched (`telemetry_slot_marks`, the server's time after the write landed) and then
-  recomputes them (`INSERT .. SELECT`; `computed_ns` is the server's time the statement started). A slot is
-  *clean* when its sums were computed after its last mark: they then saw every write marked before. Reads take
-  clean slots from the sums and read the records of everything else (dirty slots and the window's unaligned
-  edges) directly, so a read is exact whatever the recompute did or failed to do.
-- A slot recomputed less than REFRESH_NS ago is left dirty (under a steady stream, the current slot is recomputed
-  at most once a minute, not on every delivery); the next write of the org, or `settle`, recomputes it.
+- A write marks the slots it touched (`telemetry_slot_marks`, the server's time after the write landed); a sweep
+  recomputes the org's dirty slots (`INSERT .. SELECT`; `computed_ns` is the server's time the statement started).
+  A slot is *clean* when its sums were computed after its last mark: they then saw every write marked before.
+  Reads take clean slots from the sums and read the records of everything else (dirty slots and the window's
+  unaligned edges) directly, so a read is exact whatever the sweeps did or failed to do.
+- A process sweeps an org at most once per REFRESH_NS, after a write (under a steady stream the current slot is
+  recomputed once a minute, not on every delivery; a bulk load recomputes each slot about once); erasure and
+  repricing sweep at once, and `settle` on demand.
 - The slots a write touches: spans and API-error events, the slots of their own times (facts never move); LLM
   calls and tool calls, whose time a later signal can change, the slots of every stored version or sighting of
   their keys (the old slot loses the call, the new one gains it).
@@ -53,7 +54,6 @@ REFRESH_NS = 60 * 10**9
 _CHUNK = 96
 _NOW = "toUInt64(toUnixTimestamp64Nano(now64(9)))"
 _API_ERRORS = ", ".join(f"'{name}'" for name in API_ERROR_EVENTS)
-
 
 
 def slot_of(ns: int) -> int:
