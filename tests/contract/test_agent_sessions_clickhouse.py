@@ -23,13 +23,6 @@ T0 = datetime(2024, 3, 4, 9, 15, tzinfo=UTC)  # a Monday
 
 
 @pytest.fixture
-def conn(analytics_dsn: str) -> Iterator[AnalyticsConnection]:
-    c = AnalyticsConnection(analytics_dsn)
-    yield c
-    c.close()
-
-
-@pytest.fixture
 def store(conn: AnalyticsConnection) -> Iterator[ClickHouseAgentSessions]:
     # Fixed 2024 times: a retention long enough that the fixture is never past its TTL.
     s = ClickHouseAgentSessions(conn, ttl_days=36_500)

@@ -5,7 +5,6 @@ retention TTL, and org isolation."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,18 +36,6 @@ T = to_ns(datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
 H = 3600 * 10**9
 DAY = 24 * H
 WINDOW = InsightFilter(T - 30 * DAY, T + DAY)
-
-
-@pytest.fixture
-def conn(analytics_dsn: str) -> Iterator[AnalyticsConnection]:
-    c = AnalyticsConnection(analytics_dsn)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def history(conn: AnalyticsConnection) -> ClickHouseHistory:
-    return ClickHouseHistory(conn)
 
 
 @pytest.fixture

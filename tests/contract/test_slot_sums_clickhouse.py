@@ -4,10 +4,6 @@ recompute them. Every read is compared with the same read from the records alone
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from core.adapters.clickhouse import history_schema as schema
 from core.adapters.clickhouse import slot_sums
 from core.adapters.clickhouse.connection import AnalyticsConnection
@@ -19,18 +15,6 @@ from tests.contract.test_history_clickhouse import DAY, WINDOW, H, T, batch, cal
 
 SLOT = slot_sums.SLOT_NS
 HOURS = [(T - DAY + i * H, T - DAY + (i + 1) * H) for i in range(48)]
-
-
-@pytest.fixture
-def conn(analytics_dsn: str) -> Iterator[AnalyticsConnection]:
-    c = AnalyticsConnection(analytics_dsn)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def history(conn: AnalyticsConnection) -> ClickHouseHistory:
-    return ClickHouseHistory(conn)
 
 
 def same_as_records(conn: AnalyticsConnection, org: str = "acme", window: InsightFilter = WINDOW) -> None:
