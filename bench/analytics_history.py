@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.adapters.clickhouse import history_schema  # noqa: E402
 from core.adapters.clickhouse.analytics import ClickHouseAnalytics  # noqa: E402
 from core.adapters.clickhouse.connection import AnalyticsConnection  # noqa: E402
 from core.adapters.clickhouse.history import ClickHouseHistory  # noqa: E402
@@ -219,8 +220,8 @@ def load(history: ClickHouseHistory, total: int, batch_rows: int, anchor: int) -
 
 def slot_rows(conn: AnalyticsConnection) -> int:
     """Rows of the slot sums tables (one per org and 15-minute slot and kind of fact)."""
-    tables = ("telemetry_call_slots", "telemetry_span_slots", "telemetry_tool_slots", "telemetry_error_slots")
-    return sum(int(conn.client.query(f"SELECT count() FROM bench.{t} FINAL").result_rows[0][0]) for t in tables)
+    return sum(int(conn.client.query(f"SELECT count() FROM bench.{t} FINAL").result_rows[0][0])
+               for t in history_schema.SLOT_GROUPS)
 
 
 def main() -> None:
