@@ -140,13 +140,14 @@ def test_a_small_export_goes_as_async_inserts_a_large_one_does_not(history: Clic
     # Embedded ClickHouse inserts either at once (it has no async insert queue to observe); what a server is asked
     # to do is checked here: one Pub/Sub message's rows are coalesced server-side, a delivery of thousands is not.
     seen: list[tuple[str, int, dict[str, object]]] = []
-    insert = conn.client.insert
+    client_type = type(conn.client)  # every thread's client: the inserts run on the insert pool's own handles
+    insert = client_type.insert
 
-    def recording(table: str, data: list[list[object]], **kwargs: Any) -> object:
+    def recording(client: object, table: str, data: list[list[object]], **kwargs: Any) -> object:
         seen.append((table.split(".")[-1], len(data[0]), dict(kwargs["settings"])))
-        return insert(table, data, **kwargs)
+        return insert(client, table, data, **kwargs)
 
-    monkeypatch.setattr(conn.client, "insert", recording)
+    monkeypatch.setattr(client_type, "insert", recording)
     history.export("acme", batch(), version_ns=T + 10)
     big = Batch("acme", spans=[span(f"{i:04x}", T + i) for i in range(ASYNC_BELOW)])
     history.export("acme", big, version_ns=T + 20)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from core.errors import StorageUnavailable
@@ -22,6 +24,36 @@ DEFAULT_DATABASE = "observatory"
 # Inserts of fewer rows (one Pub/Sub message's worth) go as async inserts the server waits to flush
 # (`async_insert=1, wait_for_async_insert=1`): many small writers then make few parts.
 ASYNC_BELOW = 1_000
+
+_WORKER = threading.local()
+T = TypeVar("T")
+
+
+def _mark_worker_thread() -> None:
+    _WORKER.marked = True
+
+
+class WorkerPool:
+    """A bounded pool of long-lived threads, started on first use, whose threads each get an embedded-engine handle
+    of their own (AnalyticsConnection.client): statements submitted together run side by side on the cores."""
+
+    def __init__(self, name: str, workers: int) -> None:
+        self._name, self._workers = name, workers
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix=self._name,
+                                                    initializer=_mark_worker_thread)
+        return self._executor.submit(fn)
+
+    def run(self, calls: Sequence[Callable[[], T]]) -> list[T]:
+        """The results of ``calls``, run side by side (in order; the first failure is raised)."""
+        if len(calls) <= 1:
+            return [call() for call in calls]
+        return [future.result() for future in [self.submit(call) for call in calls]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +111,8 @@ class AnalyticsConnection:
         self.database = self.dsn.database
         self._client = self._open()
         self._lock = threading.Lock()
+        self._handles: dict[int, Any] = {}  # thread id -> the embedded engine's handle of a worker thread
+        self._handles_lock = threading.Lock()
 
     def _open(self) -> Any:
         try:
@@ -104,7 +138,19 @@ class AnalyticsConnection:
 
     @property
     def client(self) -> Any:
-        return self._client
+        """The client for the calling thread. The embedded engine runs one statement per handle at a time, so a
+        WorkerPool's thread gets a handle of its own on the same data: the export's inserts and a
+        read's independent statements then run side by side on the cores. A server's client is shared by all
+        threads (its HTTP pool already runs requests side by side)."""
+        if self.dsn.kind != "chdb" or not getattr(_WORKER, "marked", False):
+            return self._client
+        key = threading.get_ident()
+        client = self._handles.get(key)
+        if client is None:
+            client = self._open()
+            with self._handles_lock:
+                self._handles[key] = client
+        return client
 
     def migrate(self, migrations: list[Migration]) -> list[int]:
         """Apply the migrations not yet recorded in `schema_version`; returns the versions applied now."""
@@ -131,4 +177,8 @@ class AnalyticsConnection:
             return applied
 
     def close(self) -> None:
+        with self._handles_lock:
+            handles, self._handles = list(self._handles.values()), {}
+        for client in handles:
+            client.close()
         self._client.close()

@@ -4,18 +4,17 @@ table per batch, idempotent under replay; layout in history_schema)."""
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
+from functools import partial
 from operator import attrgetter
 from typing import Any
 
 from core.adapters.clickhouse import history_schema as schema
 from core.adapters.clickhouse import slot_sums
-from core.adapters.clickhouse.connection import ASYNC_BELOW, AnalyticsConnection
+from core.adapters.clickhouse.connection import ASYNC_BELOW, AnalyticsConnection, WorkerPool
 from core.adapters.clickhouse.slot_sums import Ranges
 from core.errors import StorageUnavailable
 from core.normalise.linking import EXECUTE_SPAN_NAMES
@@ -147,15 +146,8 @@ def _keys_digest(*columns: Sequence[Any]) -> str:
     return h.hexdigest()
 
 
-_POOL: list[ThreadPoolExecutor] = []
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    with _POOL_LOCK:
-        if not _POOL:
-            _POOL.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="history-insert"))
-        return _POOL[0]
+# Two at a time: the engine inserts one table (without the GIL) while the client encodes the next.
+_POOL = WorkerPool("history-insert", 2)
 
 
 class ClickHouseHistory(TelemetryHistory):
@@ -198,16 +190,14 @@ class ClickHouseHistory(TelemetryHistory):
             writes.append(lambda: self._insert(org_id, schema.SESSION_WRITES, (*_SESSION_COLUMNS, link),
                                                list(batch.sessions.values()), version))
         # The slots a rewritten call or tool call was counted in before: looked up while the inserts run.
-        earlier = [_pool().submit(self._slots.key_slots, org_id, family, keys, near) for family, keys, near in (
+        earlier = [_POOL.submit(partial(self._slots.key_slots, org_id, family, keys, near)) for family, keys, near in (
             (slot_sums.CALLS, [c.call_key for c in calls], _near(calls, version, schema.SLACK_NS)),
             (slot_sums.TOOLS, [t.tool_use_id for t in batch.tool_calls],
              _near(batch.tool_calls, version, schema.SLACK_NS)))]
         tool_times: list[int] = []
         if batch.tool_calls:
             writes.append(lambda: tool_times.extend(self._tools(org_id, batch.tool_calls, version)))
-        # Two at a time: the engine inserts one table (without the GIL) while the client encodes the next.
-        for future in [_pool().submit(write) for write in writes]:
-            future.result()
+        _POOL.run(writes)
         call_slots, tool_slots = (future.result() for future in earlier)
         self._slots.touched(org_id, {
             slot_sums.SPANS: {slot_sums.slot_of(s.start_ns) for s in batch.spans},

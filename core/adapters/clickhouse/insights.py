@@ -24,11 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from core.adapters.clickhouse import history_schema as schema
 from core.adapters.clickhouse import slot_sums
-from core.adapters.clickhouse.connection import AnalyticsConnection
+from core.adapters.clickhouse.connection import AnalyticsConnection, WorkerPool
 from core.adapters.clickhouse.slot_sums import CALLS, ERRORS, SPANS, TOOLS, Family, SlotSums
 from core.errors import StorageUnavailable
 from core.ports.fact_insights import CatalogWorkspace, FactInsights
@@ -53,6 +54,18 @@ _CALL_SUMS = ", ".join(f"sumIf(c.{column}, {{inc}})" for column in (
 _OWN_REF = "{a}.ref_trace AS trace_id, {a}.ref_span AS span_id"
 _NO_REF = "NULL AS trace_id, NULL AS span_id"
 _MAX_REF_PARAMETER = 20_000
+# A request's statements after its scope (LLM calls, spans, tool calls and API errors, activity) are independent:
+# they run side by side, each on its own engine handle.
+_READS = WorkerPool("insight-read", 3)
+
+
+@dataclass(frozen=True, slots=True)
+class _Refs:
+    """The spans a statement's session-less records name: SQL naming them (a parameter, or a subquery when there
+    are many) and the parameters it binds. Per statement: the statements of one request run side by side."""
+
+    sql: str
+    params: dict[str, Any]
 
 
 def _call_totals(row: Sequence[Any]) -> CallTotals:
@@ -74,7 +87,6 @@ class _Scope:
     buckets: list[tuple[int, int]]
     workspaces: Sequence[CatalogWorkspace]
     params: dict[str, Any] = field(default_factory=dict)
-    refs: str = ""  # the spans session-less records name: a parameter, or a subquery when there are many
     dirty: dict[str, list[int]] = field(default_factory=dict)  # slots whose sums are stale, per family
 
     def __post_init__(self) -> None:
@@ -228,9 +240,10 @@ class ClickHouseFactInsights(FactInsights):
         self._slots = SlotSums(conn)
         self._use_sums = slot_sums
 
-    def _rows(self, sql: str, s: _Scope) -> list[Sequence[Any]]:
+    def _rows(self, sql: str, s: _Scope, refs: _Refs | None = None) -> list[Sequence[Any]]:
+        params = {**s.params, **refs.params} if refs else s.params
         try:
-            result = self._conn.client.query(sql, parameters=s.params, settings={"join_use_nulls": 1})
+            result = self._conn.client.query(sql, parameters=params, settings={"join_use_nulls": 1})
         except Exception as exc:
             raise StorageUnavailable(f"analytics cannot answer: {type(exc).__name__}: {exc}"[:500]) from exc
         return list(result.result_rows)
@@ -248,23 +261,23 @@ class ClickHouseFactInsights(FactInsights):
                 s.params["call_sessions"] = [(int(b), str(sid)) for b, sid in pairs]
         return s
 
-    def _own_refs(self, s: _Scope, family: Family | str) -> bool:
-        """Find the spans that the family's (or a source's) session-less records name: usually none or few, passed
-        on as a parameter (many stay a subquery). False when there are none: spans are not read."""
+    def _own_refs(self, s: _Scope, family: Family | str) -> _Refs | None:
+        """The spans that the family's (or a source's) session-less records name: usually none or few, passed on as
+        a parameter (many stay a subquery). None when there are none: spans are not read."""
         source = s.source(family) if isinstance(family, Family) else family
         refs = (f"SELECT DISTINCT r.ref_trace, r.ref_span FROM ({source}) AS r "
                 "WHERE r.ref_trace IS NOT NULL AND r.ref_span IS NOT NULL AND r.ref_span != ''")
         rows = self._rows(f"{refs} LIMIT {_MAX_REF_PARAMETER + 1}", s)
         pairs = sorted({(str(r[0]), str(r[1])) for r in rows})
-        s.params["refs"] = pairs
-        s.params["ref_traces"] = sorted({p[0] for p in pairs})
-        s.refs = "{refs:Array(Tuple(String, String))}" if len(rows) <= _MAX_REF_PARAMETER else f"({refs})"
-        return bool(pairs)
+        if not pairs:
+            return None
+        sql = "{refs:Array(Tuple(String, String))}" if len(rows) <= _MAX_REF_PARAMETER else f"({refs})"
+        return _Refs(sql, {"refs": pairs, "ref_traces": sorted({p[0] for p in pairs})})
 
     @staticmethod
-    def _own_join(s: _Scope, alias: str) -> str:
+    def _own_join(s: _Scope, alias: str, refs: _Refs | None) -> str:
         """The join of session-less records (alias ``alias``) to their spans' own columns (``o.*``)."""
-        right = s.own_spans(s.refs) if s.params.get("refs") else (
+        right = s.own_spans(refs.sql) if refs else (
             "SELECT '' AS trace_id, '' AS span_id, toNullable('') AS o_source, toNullable('') AS o_workspace, "
             "toNullable(0) AS o_found LIMIT 0")
         return f" LEFT ANY JOIN ({right}) AS o ON {alias}.trace_id = o.trace_id AND {alias}.span_id = o.span_id"
@@ -300,7 +313,8 @@ class ClickHouseFactInsights(FactInsights):
             else:
                 sessions = "c.session_id IS NOT NULL"
         dim = f"c.{dimension}" if dimension in ("model", "provider") else "NULL"
-        ref = _OWN_REF.format(a="c") if own and self._own_refs(s, CALLS) else _NO_REF
+        refs = self._own_refs(s, CALLS) if own else None
+        ref = _OWN_REF.format(a="c") if refs else _NO_REF
         per_session = (
             f"SELECT c.b AS b, c.session_id AS session_id, {dim} AS dim, {ref}, sum(c.n) AS n, "
             "sum(c.failed) AS failed, sum(c.unpriced) AS unpriced, sum(c.t_in) AS t_in, sum(c.t_out) AS t_out, "
@@ -311,13 +325,13 @@ class ClickHouseFactInsights(FactInsights):
         if "s.s_" in inc + sessions + key:  # the session's bounds or properties are read
             joins = f"LEFT JOIN ({s.sessions()}) AS s ON c.session_id = s.session_id"
         if own:
-            joins += self._own_join(s, "c")
+            joins += self._own_join(s, "c", refs)
         source = f"FROM ({per_session}) AS c {joins}"
         if not joins:  # nothing to join: the rows are summed at once, not per session first
             source = s.per_bucket(CALLS, "c", s.call_terms("c"))
         sql = (f"SELECT c.b, {key if joins else dim} AS raw, {_CALL_SUMS.format(inc=inc)}, "
                f"uniqExactIf(c.session_id, {inc} AND {sessions}) {source} GROUP BY c.b, raw")
-        return self._rows(sql, s)
+        return self._rows(sql, s, refs)
 
     def _span_rows(self, s: _Scope, dimension: Dimension | None = None, tasks: str = "") -> list[Sequence[Any]]:
         """(bucket, raw dimension value or NULL, span count[, tasks]) per bucket (and value). ``tasks``:
@@ -364,13 +378,14 @@ class ClickHouseFactInsights(FactInsights):
             sums = ", ".join(f"sum(t.{c})" for c in counts)
             return self._rows(f"SELECT t.b, {sums} {s.per_bucket(source, 't')} GROUP BY t.b", s)
         own = f.by_session and not f.by_call
-        ref = _OWN_REF.format(a="t") if own and self._own_refs(s, source) else _NO_REF
+        refs = self._own_refs(s, source) if own else None
+        ref = _OWN_REF.format(a="t") if refs else _NO_REF
         sums = ", ".join(f"sum(t.{c}) AS {c}" for c in counts)
         per_session = (f"SELECT t.b AS b, t.session_id AS sid, {ref}, {sums} {s.per_bucket(source, 't')} "
                        "GROUP BY b, sid, trace_id, span_id")
         joins = f"LEFT JOIN ({s.sessions()}) AS s ON t.sid = s.session_id" if f.by_session else ""
         if own:
-            joins += self._own_join(s, "t")
+            joins += self._own_join(s, "t", refs)
         # The match is computed once per row (not once per sum: a set lookup each time).
         picked = ", ".join(f"t.{c} AS {c}" for c in counts)
         if joins:
@@ -378,10 +393,11 @@ class ClickHouseFactInsights(FactInsights):
         else:  # matched through the calls' sessions alone: the rows are summed at once
             rows = f"SELECT t.b AS b, {picked}, {s.fact_match('t.session_id', own)} AS m {s.per_bucket(source, 't')}"
         matched = ", ".join(f"sumIf(x.{c}, x.m)" for c in counts)
-        return self._rows(f"SELECT x.b, {matched} FROM ({rows}) AS x GROUP BY x.b", s)
+        return self._rows(f"SELECT x.b, {matched} FROM ({rows}) AS x GROUP BY x.b", s, refs)
 
-    def _activity(self, s: _Scope, t: InsightTotals) -> None:
-        """Sums of the session rollups of the sessions active in the window (no slack here)."""
+    def _activity(self, s: _Scope) -> tuple[int, int, int, int, int]:
+        """Lines added and removed, commits, pull requests and active time: sums of the session rollups of the
+        sessions active in the window (no slack here)."""
         f = s.f
         terms = ["s.s_last >= {lo:Int64}", "s.s_first < {hi:Int64}"]
         if f.by_session:
@@ -392,22 +408,22 @@ class ClickHouseFactInsights(FactInsights):
                f"sum(r.active_time_ms) FROM (SELECT session_id, lines_added, lines_removed, commits, pull_requests, "
                f"active_time_ms FROM {self._db}.{schema.SESSION_ROLLUPS} FINAL WHERE org_id = {{org:String}}) AS r "
                f"INNER JOIN ({s.sessions()}) AS s ON r.session_id = s.session_id WHERE {' AND '.join(terms)}")
-        row = self._rows(sql, s)[0]
-        t.lines_added, t.lines_removed, t.commits, t.pull_requests, t.active_time_ms = (int(v or 0) for v in row)
+        added, removed, commits, pulls, active = (int(v or 0) for v in self._rows(sql, s)[0])
+        return added, removed, commits, pulls, active
 
     # -- the port ------------------------------------------------------------------------------------------
     def insight_totals(self, org_id: str, f: InsightFilter, workspaces: Sequence[CatalogWorkspace]
                        ) -> InsightTotals:
         s = self._scope(org_id, f, [(f.start_ns, f.end_ns)], workspaces)
+        facts_f = _READS.submit(partial(self._fact_rows, s))
+        activity_f = _READS.submit(partial(self._activity, s))
+        spans_f = None if f.by_call else _READS.submit(partial(self._span_rows, s))
         calls = [_call_totals(r[2:]) for r in self._call_rows(s, long_window=True)]
         t = InsightTotals(calls=calls[0] if calls else CallTotals())
-        if f.by_call:
-            t.spans = t.calls.span_calls
-        else:
-            t.spans = sum(int(r[2]) for r in self._span_rows(s))
-        for row in self._fact_rows(s):
+        t.spans = sum(int(r[2]) for r in spans_f.result()) if spans_f else t.calls.span_calls
+        for row in facts_f.result():
             t.tool_calls, t.failed_tool_calls, t.api_errors = int(row[1]), int(row[2]), int(row[3])
-        self._activity(s, t)
+        t.lines_added, t.lines_removed, t.commits, t.pull_requests, t.active_time_ms = activity_f.result()
         return t
 
     def insight_groups(self, org_id: str, f: InsightFilter, dimension: Dimension,
@@ -415,14 +431,16 @@ class ClickHouseFactInsights(FactInsights):
         s = self._scope(org_id, f, [(f.start_ns, f.end_ns)], workspaces)
         keys = BreakdownKeys(dimension, workspaces if dimension == "workspace" else [])
         groups: dict[str, GroupTotals] = {}
+        by_calls = dimension in ("model", "provider") or f.by_call  # spans come from the calls' span counts
+        spans_f = None if by_calls else _READS.submit(partial(self._span_rows, s, dimension))
         for row in self._call_rows(s, long_window=False, dimension=dimension):
             key = keys.of(row[1])
             groups.setdefault(key, GroupTotals(key)).calls.add(_call_totals(row[2:]))
-        if dimension in ("model", "provider") or f.by_call:
+        if spans_f is None:
             for g in groups.values():
                 g.spans = g.calls.span_calls
         else:
-            for row in self._span_rows(s, dimension):
+            for row in spans_f.result():
                 key = keys.of(row[1])
                 groups.setdefault(key, GroupTotals(key)).spans += int(row[2])
         return [g for g in groups.values() if g.calls.calls or g.spans]
@@ -441,12 +459,14 @@ class ClickHouseFactInsights(FactInsights):
               workspaces: Sequence[CatalogWorkspace]) -> list[DayTotals]:
         s = self._scope(org_id, f, days, workspaces)
         out = [DayTotals(lo, hi) for lo, hi in days]
+        spans_f = _READS.submit(partial(self._span_rows, s, tasks="count"))
+        facts_f = _READS.submit(partial(self._fact_rows, s))
         for row in self._call_rows(s, long_window=False):
             out[int(row[0]) - 1].calls = _call_totals(row[2:])
-        for row in self._span_rows(s, tasks="count"):
+        for row in spans_f.result():
             d = out[int(row[0]) - 1]
             d.spans, d.tasks = int(row[2]), int(row[3])
-        for row in self._fact_rows(s):
+        for row in facts_f.result():
             d = out[int(row[0]) - 1]
             d.tool_calls, d.failed_tool_calls, d.api_errors = int(row[1]), int(row[2]), int(row[3])
         if f.by_call:
