@@ -96,6 +96,23 @@ def test_the_schema_is_versioned_and_applying_it_twice_changes_nothing(conn: Ana
     assert all("toIntervalDay(30)" in str(tables[t]) for t in schema.HISTORY_TABLES)
 
 
+def test_the_upgrade_stores_resources_as_a_dictionary_and_keeps_the_rows(history: ClickHouseHistory,
+                                                                        conn: AnalyticsConnection) -> None:
+    # As before migration 104: resource attributes as compressed text.
+    for table in (schema.SPANS, schema.EVENTS, schema.METRIC_POINTS):
+        conn.client.command(f"ALTER TABLE {conn.database}.{table} MODIFY COLUMN resource_attributes "
+                            "String CODEC(ZSTD(1))")
+    conn.client.command(f"DELETE FROM {conn.database}.schema_version WHERE version = 104")
+    history.export("acme", batch(), version_ns=T)
+    before = rows(conn, "SELECT span_id, resource_attributes FROM {db}.telemetry_spans FINAL ORDER BY span_id")
+    assert before and all(r[1] for r in before)
+    ClickHouseHistory(conn)
+    types = rows(conn, "SELECT DISTINCT type FROM system.columns WHERE database = '{db}' "
+                       "AND name = 'resource_attributes'")
+    assert types == [("LowCardinality(String)",)]
+    assert rows(conn, "SELECT span_id, resource_attributes FROM {db}.telemetry_spans FINAL ORDER BY span_id") == before
+
+
 def _counts(conn: AnalyticsConnection) -> dict[str, int]:
     return {t: int(rows(conn, f"SELECT count() FROM {{db}}.{t} FINAL")[0][0]) for t in schema.TABLES
             if t != schema.SESSION_ROLLUPS}

@@ -194,6 +194,10 @@ def _slot_columns(table: str) -> str:
 
 
 _TEXT = "String CODEC(ZSTD(1))"
+# A resource is one process's: a part holds few distinct ones, repeated on every row. A dictionary makes them
+# cheaper to insert, merge and store than compressing the repeated text (about a tenth of the insert's cost).
+_RESOURCE = "LowCardinality(String)"
+_RESOURCE_TABLES = (SPANS, EVENTS, METRIC_POINTS)
 _COLUMNS = {
     SPANS: f"""
     org_id LowCardinality(String),
@@ -229,7 +233,7 @@ _COLUMNS = {
     stage_id Nullable(String),
     message_id Nullable(String),
     attributes {_TEXT},
-    resource_attributes {_TEXT},
+    resource_attributes {_RESOURCE},
     events Nullable(String) CODEC(ZSTD(1)),
     version UInt64,
     INDEX session_bloom session_id {_BLOOM},
@@ -247,7 +251,7 @@ _COLUMNS = {
     severity LowCardinality(Nullable(String)),
     body Nullable(String) CODEC(ZSTD(1)),
     attributes {_TEXT},
-    resource_attributes {_TEXT},
+    resource_attributes {_RESOURCE},
     version UInt64,
     INDEX session_bloom session_id {_BLOOM},
     INDEX trace_bloom trace_id {_BLOOM}""",
@@ -264,7 +268,7 @@ _COLUMNS = {
     model LowCardinality(Nullable(String)),
     label_type LowCardinality(Nullable(String)),
     attributes {_TEXT},
-    resource_attributes {_TEXT},
+    resource_attributes {_RESOURCE},
     version UInt64,
     INDEX session_bloom session_id {_BLOOM}""",
     LLM_CALLS: f"""
@@ -449,7 +453,10 @@ def migrations(ttl_days: int = DEFAULT_TTL_DAYS) -> list[Migration]:
                       "session rollups", tuple(_create(table, ttl_days) for table in TABLES) + _writes()),
             Migration(101, "telemetry history: session erasures", (_create(ERASURES, ttl_days),)),
             Migration(102, "telemetry history: slot sums of the insights and the marks of touched slots",
-                      tuple(_create(table, ttl_days) for table in SLOT_TABLES) + _shadow_views())]
+                      tuple(_create(table, ttl_days) for table in SLOT_TABLES) + _shadow_views()),
+            Migration(104, "telemetry history: resource attributes as a dictionary",
+                      tuple(f"ALTER TABLE {{db}}.{table} MODIFY COLUMN resource_attributes {_RESOURCE}"
+                            for table in _RESOURCE_TABLES))]
 
 
 MIGRATIONS = migrations()
