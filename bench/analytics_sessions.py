@@ -290,7 +290,6 @@ def main() -> None:
               + ("" if not merging else f"; {merging} still running"))
 
         time_routes(store, args.runs)
-        store.close()
         conn.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

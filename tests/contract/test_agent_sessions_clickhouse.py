@@ -28,7 +28,6 @@ def store(conn: AnalyticsConnection) -> Iterator[ClickHouseAgentSessions]:
     s = ClickHouseAgentSessions(conn, ttl_days=36_500)
     s.ensure_schema()
     yield s
-    s.close()
 
 
 def sess(sid: str, at: datetime | None = T0, **kw: Any) -> AgentSession:
@@ -220,7 +219,6 @@ def test_another_writer_reuses_the_registered_month(store: ClickHouseAgentSessio
     elsewhere.write_batch(ORG, [sess("s1", T0 - timedelta(days=60), message_count=7)], [msg("s1", 0, "x")])
     assert [s.message_count for s in store.list_sessions(ORG, SessionFilter()).sessions] == [7]
     assert [m.content for m in store.session_messages(ORG, "s1")] == ["x"]
-    elsewhere.close()
 
 
 def test_a_session_registered_under_two_months_is_written_under_the_oldest_and_read_whole(
@@ -236,7 +234,6 @@ def test_a_session_registered_under_two_months_is_written_under_the_oldest_and_r
     assert parts == [("202402", "ord:1"), ("202403", "ord:0")]
     assert [m.content for m in later.session_messages(ORG, "raced")] == ["march", "february"]
     assert later.last_ordinal(ORG, "raced") == 1
-    later.close()
 
 
 def test_times_in_any_zone_are_stored_as_instants(store: ClickHouseAgentSessions) -> None:

@@ -18,14 +18,15 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import UTC, date, datetime
+from functools import partial
 from operator import attrgetter
 from typing import Any
 
 import orjson
 
-from core.adapters.clickhouse.connection import ASYNC_BELOW, AnalyticsConnection
+from core.adapters.clickhouse.connection import ASYNC_BELOW, AnalyticsConnection, WorkerPool
 from core.adapters.clickhouse.session_analytics import SessionAnalytics
 from core.adapters.clickhouse.session_schema import (
     DEFAULT_TTL_DAYS,
@@ -41,6 +42,8 @@ from core.errors import NotFound
 from core.ports.agent_sessions import AgentSessionStore
 
 INSERT_CHUNK = 100_000  # rows per insert statement: bounds client memory, still thousands per insert
+# Two inserts at a time, each on its own engine handle, while the caller encodes the next table.
+_INSERTS = WorkerPool("agent-session-insert", 2)
 
 SESSION_COLUMNS = ["org_id", "id", "user_id", "user_name", "project_id", "project_name", "project_path", "machine",
                    "agent_type", "first_message", "started_at", "ended_at", "message_count", "user_message_count",
@@ -67,8 +70,6 @@ class ClickHouseAgentSessions(SessionSearch, SessionAnalytics, AgentSessionStore
                  clock: Callable[[], float] = time.time) -> None:
         SessionSql.__init__(self, conn, ttl_days, clock)
         self._assign_lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
-        self._executor_lock = threading.Lock()
 
     # --- schema ---------------------------------------------------------------------------------------------------
 
@@ -127,9 +128,9 @@ class ClickHouseAgentSessions(SessionSearch, SessionAnalytics, AgentSessionStore
 
     def _write_tables(self, jobs: list[tuple[str, list[str], Callable[[], list[list[Any]]]]],
                       batch_id: str | None) -> None:
-        """Insert each table's rows, in order, on the insert thread while this thread encodes the next table's
-        (the engine releases the GIL: encoding and inserting overlap on two cores). Returns once every insert is
-        done; raises the first failure."""
+        """Insert each table's rows on the insert threads while this thread encodes the next table's (the engine
+        releases the GIL: encoding and inserting overlap on the cores). Returns once every insert is done; raises
+        the first failure."""
         pending: list[Future[None]] = []
         try:
             for table, columns, build in jobs:
@@ -141,26 +142,13 @@ class ClickHouseAgentSessions(SessionSearch, SessionAnalytics, AgentSessionStore
                     for done in pending:
                         if done.done() and done.exception() is not None:
                             raise done.exception()  # type: ignore[misc]
-                    pending.append(self._inserter().submit(
-                        self._insert_body, table, columns, body, _insert_settings(table, n, index, batch_id)))
+                    pending.append(_INSERTS.submit(partial(
+                        self._insert_body, table, columns, body, _insert_settings(table, n, index, batch_id))))
         finally:
             for future in pending:
                 future.exception()  # wait for every submitted insert before returning or raising
         for future in pending:
             future.result()
-
-    def _inserter(self) -> ThreadPoolExecutor:
-        with self._executor_lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agent-session-insert")
-            return self._executor
-
-    def close(self) -> None:
-        """Stop the insert thread (the connection stays open: its owner closes it)."""
-        with self._executor_lock:
-            if self._executor is not None:
-                self._executor.shutdown(wait=True)
-                self._executor = None
 
     def _assign_months(self, org_id: str, ids: set[str], first_times: Callable[[set[str]], dict[str, datetime]]
                        ) -> dict[str, date]:
