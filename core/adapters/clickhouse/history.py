@@ -388,6 +388,13 @@ class ClickHouseHistory(TelemetryHistory):
                 column.append(row.get(name, org_id if name == "org_id" else None))
         keys = _keys_digest(data[1], data[2])
         token = f"{org_id}:{table}:{version}:{len(data[0])}:{keys}"
+        # A nullable column without a value in the batch is left to its default (NULL): nothing to encode or parse.
+        # Most rows leave most optional fields empty (links, status messages, provided costs).
+        n = len(data[0])
+        kept = [i for i, (kind, column) in enumerate(zip(types, data, strict=True))
+                if not kind.startswith("Nullable") or column.count(None) != n]
+        if len(kept) < len(data):
+            data, names, types = [data[i] for i in kept], [names[i] for i in kept], [types[i] for i in kept]
         # optimize_on_insert=0: the engine would otherwise collapse each block by key on insert (3-4x its insert
         # cost); reads resolve versions with FINAL or GROUP BY anyway.
         settings: dict[str, Any] = {"insert_deduplication_token": token, "optimize_on_insert": 0,
