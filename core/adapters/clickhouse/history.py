@@ -146,7 +146,7 @@ def _keys_digest(*columns: Sequence[Any]) -> str:
     return h.hexdigest()
 
 
-# Two at a time: the engine inserts one table (without the GIL) while the client encodes the next.
+# Two tables at a time, each on its own engine handle: one is encoded (holding the GIL) while another inserts.
 _POOL = WorkerPool("history-insert", 2)
 
 
