@@ -2,9 +2,9 @@
 reads, search and analytics come from the mixins of their own modules.
 
 Writes: one insert per table per batch (a JSONCompactColumns document, split past `INSERT_CHUNK` rows), encoded on
-the calling thread while the previous table's insert runs on the insert thread; a table's rows under `ASYNC_BELOW`
-go as an async insert the server waits to flush (`async_insert=1, wait_for_async_insert=1`), so many small syncs
-make few parts. Every row carries `_version` (ReplacingMergeTree keeps the highest) and its session's
+the calling thread while earlier tables' inserts run on the insert pool (two at a time); a table's rows under
+`ASYNC_BELOW` go as an async insert the server waits to flush (`async_insert=1, wait_for_async_insert=1`), so many
+small syncs make few parts. Every row carries `_version` (ReplacingMergeTree keeps the highest) and its session's
 `session_month` (see session_schema), fixed at first sight in `session_buckets` and cached per process.
 
 Two processes that see a brand-new session at the same moment each register a month; both read the registry back
