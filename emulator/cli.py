@@ -92,6 +92,7 @@ def _worker(args: argparse.Namespace) -> int:
     os.environ.pop("OBSERVATORY_ANALYTICS_HOST_URL", None)  # analytics is here, never forwarded onwards
     import logging
 
+    from core import background_priority
     from core.adapters.sqlite import SqliteStore
     from functions._bootstrap import container as shared_container
 
@@ -100,8 +101,11 @@ def _worker(args: argparse.Namespace) -> int:
     if isinstance(container.store, SqliteStore):
         container.store.start_checkpointer()  # the server leaves WAL checkpoints to this process
     server = None
+    background_priority.enable()  # the export yields the CPU to the request processes
     if args.analytics_port:
-        _ = container.analytics  # open and migrate before listening: the server waits for this port
+        # Open and migrate before listening (the server waits for this port), on the background thread: the
+        # engine's own threads (inserts, merges) are started from it and inherit its priority.
+        background_priority.run(lambda: container.analytics)
         server = _analytics_server(args.analytics_port)
     signal.signal(signal.SIGTERM, lambda *_: container.bus.stop())
 

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core import background_priority
 from core.adapters.local_bus import OutboxBus
 from core.adapters.null_analytics import NullAnalytics
 from core.adapters.sqlite import SqliteStore
@@ -95,7 +96,7 @@ def build(settings: Settings) -> Container:
         def export(payloads: list[bytes]) -> None:
             from core.analytics_export import export_payloads  # lazy: pydantic session models, not on cold start
 
-            export_payloads(holder[0].analytics, store, payloads)
+            background_priority.run(lambda: export_payloads(holder[0].analytics, store, payloads))
 
         bus.subscribe(TELEMETRY_INGESTED, export)
     after_store = None

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from core.adapters.sqlite.base import SqliteBase
+from core.adapters.sqlite.outbox_rows import insert_outbox
 from core.ports.erasure import PURGED_TABLES, PurgeNotice
 
 # The area keeps no tables of its own (versions 40-49 are reserved for it).
@@ -44,9 +43,7 @@ class SqliteErasure(SqliteBase):
                 counts[table] = conn.execute(sql, (org_id, session_id) * pairs).rowcount
             counts = {table: counts[table] for table in PURGED_TABLES}
             if notice is not None and any(counts.values()):
-                now = time.time_ns()
-                conn.executemany("INSERT INTO outbox (topic, payload, created_ns) VALUES (?,?,?)",
-                                 [(topic, payload, now) for topic, payload in notice(traces, tasks, counts)])
+                insert_outbox(conn, notice(traces, tasks, counts))
         if erased_ids:  # the span-id lookup lives in its own file, written under its own lock
             with self.lookup_transaction() as ids:
                 ids.executemany("DELETE FROM ids.span_ids WHERE org_id = ? AND span_id = ? AND trace_id = ?",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from typing import TYPE_CHECKING
 
 from core.adapters.sqlite.base import SqliteBase
+from core.adapters.sqlite.outbox_rows import insert_outbox
 
 if TYPE_CHECKING:  # the records load with the first hook (local imports below), not with the Store
     from core.ports.hook_records import HookNotice, HookOutcome, HookRecord, HookSession, ToolEnd, ToolStart
@@ -127,10 +127,7 @@ class SqliteHooks(SqliteBase):
                 conn.executemany("INSERT OR REPLACE INTO redactions VALUES (?,?,?,?)",
                                  [(org_id, hook.key, kind, n) for kind, n in sorted(hook.redactions.items())])
             if notice is not None:
-                now = time.time_ns()
-                conn.executemany("INSERT INTO outbox (topic, payload, created_ns) VALUES (?,?,?)",
-                                 [(topic, payload, now) for topic, payload in
-                                  notice(HookEffects(sid, tasks, tool_use_id, spans))])
+                insert_outbox(conn, notice(HookEffects(sid, tasks, tool_use_id, spans)))
         return HookOutcome(False, tool_use_id, spans)
 
     def hook_session(self, org_id: str, session_id: str) -> HookSession | None:

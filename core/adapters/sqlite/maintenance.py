@@ -7,6 +7,7 @@ import sqlite3
 import time
 
 from core.adapters.sqlite.base import SqliteBase
+from core.adapters.sqlite.outbox_rows import unpack
 from core.ports.maintenance import (
     EVENTS,
     LLM_CALLS,
@@ -148,7 +149,7 @@ class SqliteMaintenance(SqliteBase, MaintenanceStore):
         rows = self._reader().execute(
             "SELECT id, topic, payload, reason, attempts, enqueued_ns, failed_ns FROM outbox_dead_letters "
             "ORDER BY id LIMIT ? OFFSET ?", (limit, offset)).fetchall()
-        return [DeadLetter(r[0], r[1], bytes(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+        return [DeadLetter(r[0], r[1], unpack(bytes(r[2])), r[3], r[4], r[5], r[6]) for r in rows]
 
     def dead_letter_count(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM outbox_dead_letters").fetchone()[0])

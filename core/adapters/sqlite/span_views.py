@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from typing import TYPE_CHECKING, Any
 
 from core import events
 from core.adapters.sqlite.base import SqliteBase
 from core.adapters.sqlite.event_log import append_events, task_workspace
+from core.adapters.sqlite.outbox_rows import insert_outbox
 from core.adapters.sqlite.schema import SPAN_COLUMNS
 from core.hierarchy.names import EXEC_SPAN_NAMES
 from core.ports.bus import TELEMETRY_INGESTED
@@ -129,8 +129,7 @@ class SqliteSpanViews(SqliteBase):
         traces = [s.trace_id for s in spans] + ([before["trace_id"]] if before else [])
         keys = [(s.trace_id, s.span_id) for s in spans] + ([(before["trace_id"], before["span_id"])] if before else [])
         payload = span_change_payload(org_id, traces, sessions, tasks, max(len(spans), 1), keys)
-        conn.execute("INSERT INTO outbox (topic, payload, created_ns) VALUES (?,?,?)",
-                     (TELEMETRY_INGESTED, payload, time.time_ns()))
+        insert_outbox(conn, [(TELEMETRY_INGESTED, payload)])
         for s in spans:  # an API span of a session makes the session known, as ingest does
             if s.session_id:
                 conn.execute(_SEE_SESSION, (org_id, s.session_id, s.start_ns, max(s.end_ns, s.start_ns),

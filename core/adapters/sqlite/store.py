@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from core.adapters.sqlite.event_log import SqliteEventLog, append_events, task_w
 from core.adapters.sqlite.hooks import SqliteHooks
 from core.adapters.sqlite.insights import SqliteInsights
 from core.adapters.sqlite.maintenance import SqliteMaintenance
+from core.adapters.sqlite.outbox_rows import insert_outbox, unpack
 from core.adapters.sqlite.schema import SPAN_COLUMNS
 from core.adapters.sqlite.span_views import SqliteSpanViews
 from core.errors import StorageUnavailable
@@ -237,18 +237,12 @@ class _SqliteUnitOfWork(IngestUnitOfWork):
             conn.executemany("INSERT OR REPLACE INTO rejections VALUES (?,?,?,?)",
                              [(org, request_digest, k, n) for k, n in batch.reject_reasons.items()])
         if outbox:
-            _enqueue(conn, outbox)
+            insert_outbox(conn, outbox)
         if batch.spans:  # one event per batch; a replayed request (same digest) appends nothing
             task_id = events.batch_task(batch)
             append_events(conn, org, events.batch_spans_created(batch, request_digest, task_id,
                                                                 task_workspace(conn, org, task_id)),
                           dedup_key=f"{events.SPAN_CREATED}:{request_digest}")
-
-
-def _enqueue(conn: sqlite3.Connection, messages: list[tuple[str, bytes]]) -> None:
-    now = time.time_ns()
-    conn.executemany("INSERT INTO outbox (topic, payload, created_ns) VALUES (?,?,?)",
-                     [(topic, payload, now) for topic, payload in messages])
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
@@ -412,19 +406,28 @@ class SqliteStore(SqliteCatalog, SqliteInsights, SqliteSpanViews, SqliteErasure,
     # -- outbox ------------------------------------------------------------------------------------
     def enqueue_outbox(self, messages: list[tuple[str, bytes]]) -> None:
         with self.transaction() as conn:
-            _enqueue(conn, messages)
+            insert_outbox(conn, messages)
 
     def claim_outbox(self, limit: int) -> list[OutboxMessage]:
         rows = self._reader().execute(
             "SELECT id, topic, payload FROM outbox ORDER BY id LIMIT ?", (limit,)
         ).fetchall()
-        return [OutboxMessage(r[0], r[1], bytes(r[2])) for r in rows]
+        return [OutboxMessage(r[0], r[1], unpack(bytes(r[2]))) for r in rows]
 
     def ack_outbox(self, ids: list[int]) -> None:
         if not ids:
             return
         with self.transaction() as conn:  # one commit for the delivery, not one per message
-            conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+            # Builds with secure delete on (Debian's) would overwrite every freed page of the payloads with zeros:
+            # a 100-message delivery's ack then held the write lock for up to 0.4 s, stalling ingest. A payload is
+            # a transient copy of records the tables hold, so its pages are freed as upstream SQLite frees them;
+            # every other delete (an erasure's too) keeps the build's setting.
+            previous = int(conn.execute("PRAGMA secure_delete").fetchone()[0])
+            conn.execute("PRAGMA secure_delete=OFF")
+            try:
+                conn.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+            finally:
+                conn.execute(f"PRAGMA secure_delete={previous}")
 
     def outbox_backlog(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
