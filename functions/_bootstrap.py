@@ -120,7 +120,7 @@ def rollup_sink(holder: list[Container]) -> RollupSink:
     def sink(rollups: list[SessionRollup]) -> None:
         from core.analytics_export import export_rollups
 
-        export_rollups(holder[0].analytics, rollups)
+        background_priority.run(lambda: export_rollups(holder[0].analytics, rollups))
 
     return sink
 
