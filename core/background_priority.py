@@ -23,8 +23,9 @@ def enable() -> None:
     The export to embedded ClickHouse costs about as much CPU as ingest itself: at equal priority a busy worker
     took a whole core from the two request processes, halving ingest throughput. The outbox keeps every message
     until it is delivered, so under a burst the deliveries (the aggregates wait on the export of the one before)
-    lag, `GET /api/observatory/ops/status` shows the backlog, and catch up once requests pause. Only the export runs there: the drain loop's SQLite writes (aggregates,
-    acks) hold the store's write lock, and a starved lock holder would stall every request waiting for it."""
+    lag, `GET /api/observatory/ops/status` shows the backlog, and catch up once requests pause. Only the export
+    runs there: the drain loop's SQLite writes (aggregates, acks) hold the store's write lock, and a starved lock
+    holder would stall every request waiting for it."""
     global _enabled
     _enabled = True
 
