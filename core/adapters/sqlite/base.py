@@ -105,8 +105,8 @@ class SqliteBase:
                     _, log_frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     # Under sustained writes a passive checkpoint never finishes before the next commit, so the
                     # log is never rewound and would grow without bound. Past the limit, hold the write lock
-                    # (writers of every process queue on it, for tens of milliseconds) and restart the log:
-                    # the next commit writes from its start, and journal_size_limit trims the file.
+                    # (writers of every process queue on it) and restart the log: the next commit writes from its
+                    # start, and journal_size_limit trims the file only if it grew past twice the limit.
                     if log_frames * page_size > WAL_RESTART_BYTES:
                         # Catch up without the lock first: the restart under it then copies only the last few
                         # commits, not a second's worth (that took 40-90 ms, every request waiting on it).
