@@ -173,8 +173,11 @@ class ClickHouseHistory(TelemetryHistory):
     def export(self, org_id: str, batch: Batch, version_ns: int | None = None) -> None:
         version = time.time_ns() if version_ns is None else version_ns
         writes: list[Callable[[], None]] = []
-        if batch.spans:
-            writes.append(lambda: self._insert(org_id, schema.SPANS, _SPAN_COLUMNS, batch.spans, version))
+        # A span twice in one batch: the last one, as the Store keeps it (rows of one version tie in every lookup
+        # of a span's newest state, so the engine must not be handed both).
+        spans = list({(s.trace_id, s.span_id): s for s in batch.spans}.values())
+        if spans:
+            writes.append(lambda: self._insert(org_id, schema.SPANS, _SPAN_COLUMNS, spans, version))
         if batch.events:
             writes.append(lambda: self._insert(org_id, schema.EVENTS, _EVENT_COLUMNS, batch.events, version))
         # A call twice in one batch: the last one, as the engine keeps by key (its time-sorted copy would keep both).
