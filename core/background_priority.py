@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
+
+from core.thread_pool import LazyPool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_lock = threading.Lock()
-_executor: ThreadPoolExecutor | None = None
 _enabled = False
 
 
@@ -35,15 +33,7 @@ def run(call: Callable[[], T]) -> T:
     inherit the priority), else in the caller."""
     if not _enabled:
         return call()
-    return _background().submit(call).result()
-
-
-def _background() -> ThreadPoolExecutor:
-    global _executor
-    with _lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(1, thread_name_prefix="background", initializer=_lowest_priority)
-        return _executor
+    return _pool.submit(call).result()
 
 
 def _lowest_priority() -> None:
@@ -55,3 +45,6 @@ def _lowest_priority() -> None:
             os.nice(19)
         except OSError:
             log.info("background work runs at normal priority (the platform refused a lower one)")
+
+
+_pool = LazyPool("background", 1, initializer=_lowest_priority)

@@ -8,12 +8,13 @@ import threading
 import pytest
 
 from core import background_priority
+from core.thread_pool import LazyPool
 
 
 @pytest.fixture
 def fresh(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(background_priority, "_enabled", False)
-    monkeypatch.setattr(background_priority, "_executor", None)
+    monkeypatch.setattr(background_priority, "_pool", LazyPool("background", 1, background_priority._lowest_priority))
 
 
 def _where() -> tuple[str, int]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from core.errors import StorageUnavailable
+from core.thread_pool import LazyPool
 
 log = logging.getLogger(__name__)
 
@@ -33,21 +33,12 @@ def _mark_worker_thread() -> None:
     _WORKER.marked = True
 
 
-class WorkerPool:
-    """A bounded pool of long-lived threads, started on first use, whose threads each get an embedded-engine handle
-    of their own (AnalyticsConnection.client): statements submitted together run side by side on the cores."""
+class WorkerPool(LazyPool):
+    """A LazyPool whose threads each get an embedded-engine handle of their own (AnalyticsConnection.client):
+    statements submitted together run side by side on the cores."""
 
     def __init__(self, name: str, workers: int) -> None:
-        self._name, self._workers = name, workers
-        self._executor: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, fn: Callable[[], T]) -> Future[T]:
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix=self._name,
-                                                    initializer=_mark_worker_thread)
-        return self._executor.submit(fn)
+        super().__init__(name, workers, initializer=_mark_worker_thread)
 
     def run(self, calls: Sequence[Callable[[], T]]) -> list[T]:
         """The results of ``calls``, run side by side (in order; the first failure is raised)."""

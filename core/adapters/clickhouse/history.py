@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from functools import partial
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from core.adapters.clickhouse import history_schema as schema
 from core.adapters.clickhouse import slot_sums
@@ -135,6 +135,14 @@ def _joined(values: Sequence[Any]) -> str:
         return "\0".join(map(str, values))
 
 
+R = TypeVar("R")
+
+
+def _last_per_key(records: Sequence[R], key: Callable[[R], Any]) -> list[R]:
+    """One record per key: the last of each."""
+    return list({key(r): r for r in records}.values())
+
+
 def _keys_digest(*columns: Sequence[Any]) -> str:
     """A digest of the key columns' values in order, each value and each column separated by NUL (the same bytes as
     one join over them all, without building the concatenated list and a str() call per string)."""
@@ -173,15 +181,14 @@ class ClickHouseHistory(TelemetryHistory):
     def export(self, org_id: str, batch: Batch, version_ns: int | None = None) -> None:
         version = time.time_ns() if version_ns is None else version_ns
         writes: list[Callable[[], None]] = []
-        # A span twice in one batch: the last one, as the Store keeps it (rows of one version tie in every lookup
-        # of a span's newest state, so the engine must not be handed both).
-        spans = list({(s.trace_id, s.span_id): s for s in batch.spans}.values())
+        # A span or call twice in one batch: the last one, as the Store keeps it. Rows of one version would tie in
+        # every lookup of a key's newest state (and a call's time-sorted copy would keep both).
+        spans = _last_per_key(batch.spans, attrgetter("trace_id", "span_id"))
         if spans:
             writes.append(lambda: self._insert(org_id, schema.SPANS, _SPAN_COLUMNS, spans, version))
         if batch.events:
             writes.append(lambda: self._insert(org_id, schema.EVENTS, _EVENT_COLUMNS, batch.events, version))
-        # A call twice in one batch: the last one, as the engine keeps by key (its time-sorted copy would keep both).
-        calls = list({c.call_key: c for c in batch.llm_calls}.values())
+        calls = _last_per_key(batch.llm_calls, attrgetter("call_key"))
         if calls:
             writes.append(lambda: self._insert(org_id, schema.LLM_CALLS, _CALL_COLUMNS, calls, version))
         if batch.metric_points:
