@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
-from functools import partial
 from operator import attrgetter
 from typing import Any, TypeVar
 
@@ -199,28 +198,22 @@ class ClickHouseHistory(TelemetryHistory):
             link: Column = ("task_link", _NS, lambda r: links.get(r.session_id))
             writes.append(lambda: self._insert(org_id, schema.SESSION_WRITES, (*_SESSION_COLUMNS, link),
                                                list(batch.sessions.values()), version))
-        # The slots a rewritten call or tool call was counted in before: looked up while the inserts run.
-        earlier = [_POOL.submit(partial(self._slots.key_slots, org_id, family, keys, near)) for family, keys, near in (
-            (slot_sums.CALLS, [c.call_key for c in calls], _near(calls, version, schema.SLACK_NS)),
-            (slot_sums.TOOLS, [t.tool_use_id for t in batch.tool_calls],
-             _near(batch.tool_calls, version, schema.SLACK_NS)))]
-        tool_times: list[int] = []
         if batch.tool_calls:
-            writes.append(lambda: tool_times.extend(self._tools(org_id, batch.tool_calls, version)))
+            writes.append(lambda: self._tools(org_id, batch.tool_calls, version))
         _POOL.run(writes)
-        call_slots, tool_slots = (future.result() for future in earlier)
-        self._slots.touched(org_id, {
-            slot_sums.SPANS: {slot_sums.slot_of(s.start_ns) for s in batch.spans},
-            slot_sums.ERRORS: {slot_sums.slot_of(e.time_ns) for e in batch.events if e.name in API_ERROR_EVENTS},
-            slot_sums.CALLS: call_slots | {slot_sums.slot_of(c.time_ns) for c in calls},
-            slot_sums.TOOLS: tool_slots | {slot_sums.slot_of(t) for t in tool_times}})
+        # The slots to recompute, found from the rows just written (adopted placeholders' rows carry version - 1).
+        self._slots.written(org_id, (version - 1, version), {
+            slot_sums.SPANS: _span(spans, "start_ns"),
+            slot_sums.ERRORS: _span([e for e in batch.events if e.name in API_ERROR_EVENTS], "time_ns"),
+            slot_sums.CALLS: _near(calls, version, schema.SLACK_NS) if calls else Ranges(()),
+            slot_sums.TOOLS: _near(batch.tool_calls, version, schema.SLACK_NS) if batch.tool_calls else Ranges(())})
 
     def settle_slots(self, org_id: str) -> int:
         """Recompute every dirty slot sum of the org now (reads are exact either way; settled ones are cheaper)."""
         return self._slots.settle(org_id)
 
-    def _tools(self, org_id: str, tools: Sequence[ToolCallRecord], version: int) -> list[int]:
-        """Writes the tool calls; returns the times written (placeholders adopted and retired included)."""
+    def _tools(self, org_id: str, tools: Sequence[ToolCallRecord], version: int) -> None:
+        """Writes the tool calls (placeholders adopted and retired included)."""
         if len({t.tool_use_id for t in tools}) != len(tools):
             tools = _merged_tools(tools)
         extra = self._adoptions(org_id, tools, version)
@@ -228,8 +221,6 @@ class ClickHouseHistory(TelemetryHistory):
         if moved:  # a placeholder moved to its real id is not written under its own key
             tools = [t for t in tools if t.tool_use_id not in moved]
         self._insert(org_id, schema.TOOL_CALL_WRITES, _TOOL_COLUMNS, tools, version, extra=extra)
-        return [t.time_ns for t in tools if t.time_ns is not None] + [
-            int(row["time_ns"]) for row in extra if row.get("time_ns") is not None]
 
     def export_session_rollups(self, org_id: str, rows: Sequence[SessionRollupRow]) -> None:
         if rows:
@@ -500,6 +491,14 @@ def _tuple_type(columns: Sequence[str]) -> str:
 class _Erasure:
     session_id: str
     ns: int
+
+
+def _span(records: Sequence[Any], column: str) -> Ranges:
+    """The range of the records' times (none without records)."""
+    if not records:
+        return Ranges(())
+    times = list(map(attrgetter(column), records))
+    return Ranges.of((min(times), max(times) + 1))
 
 
 def _near(records: Sequence[LlmCallRecord] | Sequence[ToolCallRecord], version: int, slack: int) -> Ranges:

@@ -285,19 +285,6 @@ class SlotSums:
             raise StorageUnavailable(f"telemetry history cannot take the slot sums: {type(exc).__name__}: "
                                      f"{str(exc)[:300]}") from exc
 
-    def key_slots(self, org_id: str, family: Family, keys: Sequence[str], near: Ranges) -> set[int]:
-        """The slots of every stored version (LLM calls) or timed sighting (tool calls) of these keys, which lie
-        in ``near``."""
-        if not keys:
-            return set()
-        table, key, time_column = ((schema.CALL_TIMES, "call_key", "at_ns") if family is CALLS
-                                   else (schema.TOOL_TIMES, "tool_use_id", "time_ns"))
-        rows = self._run(
-            f"SELECT DISTINCT {slot_sql(time_column)} FROM {self._db}.{table} WHERE org_id = {{org:String}} "
-            f"AND {near.sql('at_ns')} AND {key} IN {{keys:Array(String)}} AND {time_column} IS NOT NULL",
-            {"org": org_id, "keys": sorted(set(keys))}, read=True)
-        return {int(r[0]) for r in rows}
-
     def rows_slots(self, org_id: str, table: str, time: str, where: str, params: dict[str, Any]) -> set[int]:
         """The slots of the rows of ``table`` matching ``where`` (before they are deleted or rewritten)."""
         rows = self._run(f"SELECT DISTINCT {slot_sql(time)} FROM {self._db}.{table} WHERE org_id = {{org:String}} "
@@ -313,6 +300,40 @@ class SlotSums:
             self._run(f"INSERT INTO {self._db}.{schema.SLOT_MARKS} (org_id, family, slot_ns, marked_ns) "
                       f"SELECT {{org:String}}, m.1, m.2, {_NOW} FROM (SELECT arrayJoin({{marks:Array(Tuple(String, "
                       "Int64))}) AS m)", {"org": org_id, "marks": marks})
+        self._sweep_if_due(org_id, force)
+
+    def written(self, org_id: str, versions: tuple[int, int], near: dict[Family, Ranges]) -> None:
+        """Mark the slots an export wrote, found from the rows it landed (those of ``versions``, the inclusive
+        range its rows carry) rather than from its records: spans and API errors, the slots of their times; LLM
+        calls and tool calls, the slots of every stored version or timed sighting of the keys it wrote, old and
+        new. ``near`` bounds where each family's rows lie (its records' times, widened by the slack for calls and
+        tool calls); a family without rows is left out. One statement, no key list through the client: an export
+        of thousands of calls spent more on sending their keys than on the lookup. Another export under the same
+        version only adds slots: a slot marked needlessly is recomputed, never wrong."""
+        db, lo, hi = self._db, versions[0], versions[1]
+        mine = f"org_id = {{org:String}} AND version >= {int(lo)} AND version <= {int(hi)}"
+        found = {
+            SPANS: f"SELECT {slot_sql('start_ns')} AS slot FROM {db}.{schema.SPANS} WHERE {mine} AND {{near}}",
+            ERRORS: (f"SELECT {slot_sql('time_ns')} AS slot FROM {db}.{schema.EVENTS} WHERE {mine} "
+                     f"AND name IN ({_API_ERRORS}) AND {{near}}"),
+            CALLS: (f"SELECT {slot_sql('at_ns')} AS slot FROM {db}.{schema.CALL_TIMES} WHERE org_id = {{org:String}} "
+                    f"AND {{near}} AND call_key IN (SELECT call_key FROM {db}.{schema.CALL_TIMES} "
+                    f"WHERE {mine} AND {{near}})"),
+            TOOLS: (f"SELECT {slot_sql('time_ns')} AS slot FROM {db}.{schema.TOOL_TIMES} WHERE org_id = {{org:String}} "
+                    f"AND {{near}} AND time_ns IS NOT NULL AND tool_use_id IN (SELECT tool_use_id "
+                    f"FROM {db}.{schema.TOOL_TIMES} WHERE {mine} AND {{near}})"),
+        }
+        time_columns = {SPANS: "start_ns", ERRORS: "time_ns", CALLS: "at_ns", TOOLS: "at_ns"}
+        parts = [f"SELECT DISTINCT '{family.name}' AS family, slot FROM ("
+                 f"{found[family].replace('{near}', ranges.sql(time_columns[family]))})"
+                 for family, ranges in near.items() if ranges.spans]
+        if parts:
+            self._run(f"INSERT INTO {db}.{schema.SLOT_MARKS} (org_id, family, slot_ns, marked_ns) "
+                      f"SELECT {{org:String}}, family, slot, {_NOW} FROM ({' UNION ALL '.join(parts)})",
+                      {"org": org_id})
+        self._sweep_if_due(org_id, False)
+
+    def _sweep_if_due(self, org_id: str, force: bool) -> None:
         now = time.monotonic()
         with self._lock:
             due = force or now - self._swept.get(org_id, -1e18) >= REFRESH_NS / 1e9
