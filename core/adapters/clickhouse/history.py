@@ -156,8 +156,9 @@ def _keys_digest(*columns: Sequence[Any]) -> str:
     return h.hexdigest()
 
 
-# Two tables at a time, each on its own engine handle: one is encoded (holding the GIL) while another inserts.
-_POOL = WorkerPool("history-insert", 2)
+# Every table's write at once, each on its own engine handle: while one encodes its rows (holding the GIL), the
+# others run in the engine (more threads than cores keep both busy).
+_POOL = WorkerPool("history-insert", 4)
 
 
 class ClickHouseHistory(TelemetryHistory):
@@ -182,17 +183,32 @@ class ClickHouseHistory(TelemetryHistory):
     # -- writes --------------------------------------------------------------------------------------------------
     def export(self, org_id: str, batch: Batch, version_ns: int | None = None) -> None:
         version = time.time_ns() if version_ns is None else version_ns
+        versions = (version - 1, version)  # an adopted placeholder's row carries version - 1
+
+        def marked(family: slot_sums.Family, near: Callable[[], Ranges], write: Callable[[], None]
+                   ) -> Callable[[], None]:
+            """The write, then the marks of the slots it touched (found from its landed rows), on the same thread:
+            one table's marks are looked up while the others are still being written."""
+            def run() -> None:
+                write()
+                self._slots.written(org_id, versions, family, near())
+            return run
+
         writes: list[Callable[[], None]] = []
         # A span or call twice in one batch: the last one, as the Store keeps it. Rows of one version would tie in
         # every lookup of a key's newest state (and a call's time-sorted copy would keep both).
-        spans = _last_per_key(batch.spans, attrgetter("trace_id", "span_id"))
-        if spans:
-            writes.append(lambda: self._insert(org_id, schema.SPANS, _SPAN_COLUMNS, spans, version))
+        if batch.spans:
+            writes.append(marked(slot_sums.SPANS, lambda: _span(batch.spans, "start_ns"), lambda: self._insert(
+                org_id, schema.SPANS, _SPAN_COLUMNS, _last_per_key(batch.spans, attrgetter("trace_id", "span_id")),
+                version)))
         if batch.events:
-            writes.append(lambda: self._insert(org_id, schema.EVENTS, _EVENT_COLUMNS, batch.events, version))
-        calls = _last_per_key(batch.llm_calls, attrgetter("call_key"))
-        if calls:
-            writes.append(lambda: self._insert(org_id, schema.LLM_CALLS, _CALL_COLUMNS, calls, version))
+            writes.append(marked(
+                slot_sums.ERRORS, lambda: _span([e for e in batch.events if e.name in API_ERROR_EVENTS], "time_ns"),
+                lambda: self._insert(org_id, schema.EVENTS, _EVENT_COLUMNS, batch.events, version)))
+        if batch.llm_calls:
+            calls = _last_per_key(batch.llm_calls, attrgetter("call_key"))
+            writes.append(marked(slot_sums.CALLS, lambda: _near(calls, version, schema.SLACK_NS),
+                                 lambda: self._insert(org_id, schema.LLM_CALLS, _CALL_COLUMNS, calls, version)))
         if batch.metric_points:
             writes.append(lambda: self._insert(org_id, schema.METRIC_POINTS, _POINT_COLUMNS, batch.metric_points,
                                                version))
@@ -202,14 +218,10 @@ class ClickHouseHistory(TelemetryHistory):
             writes.append(lambda: self._insert(org_id, schema.SESSION_WRITES, (*_SESSION_COLUMNS, link),
                                                list(batch.sessions.values()), version))
         if batch.tool_calls:
-            writes.append(lambda: self._tools(org_id, batch.tool_calls, version))
+            writes.append(marked(slot_sums.TOOLS, lambda: _near(batch.tool_calls, version, schema.SLACK_NS),
+                                 lambda: self._tools(org_id, batch.tool_calls, version)))
         _POOL.run(writes)
-        # The slots to recompute, found from the rows just written (adopted placeholders' rows carry version - 1).
-        self._slots.written(org_id, (version - 1, version), {
-            slot_sums.SPANS: _span(spans, "start_ns"),
-            slot_sums.ERRORS: _span([e for e in batch.events if e.name in API_ERROR_EVENTS], "time_ns"),
-            slot_sums.CALLS: _near(calls, version, schema.SLACK_NS) if calls else Ranges(()),
-            slot_sums.TOOLS: _near(batch.tool_calls, version, schema.SLACK_NS) if batch.tool_calls else Ranges(())})
+        self._slots.sweep_if_due(org_id)
 
     def settle_slots(self, org_id: str) -> int:
         """Recompute every dirty slot sum of the org now (reads are exact either way; settled ones are cheaper)."""

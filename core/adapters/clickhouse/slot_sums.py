@@ -292,48 +292,47 @@ class SlotSums:
         return {int(r[0]) for r in rows}
 
     def touched(self, org_id: str, touched: dict[Family, set[int]], force: bool = False) -> None:
-        """Mark the slots a write touched; then sweep the org's dirty slots if ``force`` or if this process has
-        not swept them for REFRESH_NS (a stream of writes recomputes its current slot once a minute, a bulk load
-        each slot about once)."""
+        """Mark the slots a write touched; then sweep if due (``sweep_if_due``)."""
         marks = [(f.name, s) for f, slots in touched.items() for s in sorted(slots)]
         if marks:
             self._run(f"INSERT INTO {self._db}.{schema.SLOT_MARKS} (org_id, family, slot_ns, marked_ns) "
                       f"SELECT {{org:String}}, m.1, m.2, {_NOW} FROM (SELECT arrayJoin({{marks:Array(Tuple(String, "
                       "Int64))}) AS m)", {"org": org_id, "marks": marks})
-        self._sweep_if_due(org_id, force)
+        self.sweep_if_due(org_id, force)
 
-    def written(self, org_id: str, versions: tuple[int, int], near: dict[Family, Ranges]) -> None:
-        """Mark the slots an export wrote, found from the rows it landed (those of ``versions``, the inclusive
-        range its rows carry) rather than from its records: spans and API errors, the slots of their times; LLM
-        calls and tool calls, the slots of every stored version or timed sighting of the keys it wrote, old and
-        new. ``near`` bounds where each family's rows lie (its records' times, widened by the slack for calls and
-        tool calls); a family without rows is left out. One statement, no key list through the client: an export
-        of thousands of calls spent more on sending their keys than on the lookup. Another export under the same
-        version only adds slots: a slot marked needlessly is recomputed, never wrong."""
+    def written(self, org_id: str, versions: tuple[int, int], family: Family, near: Ranges) -> None:
+        """Mark the slots of ``family`` an export wrote, found from the rows it landed (those of ``versions``, the
+        inclusive range its rows carry) rather than from its records: spans and API errors, the slots of their
+        times; LLM calls and tool calls, the slots of every stored version or timed sighting of the keys it wrote,
+        old and new. ``near`` bounds where the rows lie (the records' times, widened by the slack for calls and tool
+        calls). One statement, no key list through the client: an export of thousands of calls spent more on
+        sending their keys than on the lookup. Another export under the same version only adds slots: a slot
+        marked needlessly is recomputed, never wrong. The caller sweeps (``sweep_if_due``)."""
+        if not near.spans:
+            return
         db, lo, hi = self._db, versions[0], versions[1]
         mine = f"org_id = {{org:String}} AND version >= {int(lo)} AND version <= {int(hi)}"
-        found = {
-            SPANS: f"SELECT {slot_sql('start_ns')} AS slot FROM {db}.{schema.SPANS} WHERE {mine} AND {{near}}",
-            ERRORS: (f"SELECT {slot_sql('time_ns')} AS slot FROM {db}.{schema.EVENTS} WHERE {mine} "
-                     f"AND name IN ({_API_ERRORS}) AND {{near}}"),
-            CALLS: (f"SELECT {slot_sql('at_ns')} AS slot FROM {db}.{schema.CALL_TIMES} WHERE org_id = {{org:String}} "
-                    f"AND {{near}} AND call_key IN (SELECT call_key FROM {db}.{schema.CALL_TIMES} "
-                    f"WHERE {mine} AND {{near}})"),
-            TOOLS: (f"SELECT {slot_sql('time_ns')} AS slot FROM {db}.{schema.TOOL_TIMES} WHERE org_id = {{org:String}} "
-                    f"AND {{near}} AND time_ns IS NOT NULL AND tool_use_id IN (SELECT tool_use_id "
-                    f"FROM {db}.{schema.TOOL_TIMES} WHERE {mine} AND {{near}})"),
-        }
-        time_columns = {SPANS: "start_ns", ERRORS: "time_ns", CALLS: "at_ns", TOOLS: "at_ns"}
-        parts = [f"SELECT DISTINCT '{family.name}' AS family, slot FROM ("
-                 f"{found[family].replace('{near}', ranges.sql(time_columns[family]))})"
-                 for family, ranges in near.items() if ranges.spans]
-        if parts:
-            self._run(f"INSERT INTO {db}.{schema.SLOT_MARKS} (org_id, family, slot_ns, marked_ns) "
-                      f"SELECT {{org:String}}, family, slot, {_NOW} FROM ({' UNION ALL '.join(parts)})",
-                      {"org": org_id})
-        self._sweep_if_due(org_id, False)
+        if family is SPANS:
+            found = (f"SELECT {slot_sql('start_ns')} AS slot FROM {db}.{schema.SPANS} WHERE {mine} "
+                     f"AND {near.sql('start_ns')}")
+        elif family is ERRORS:
+            found = (f"SELECT {slot_sql('time_ns')} AS slot FROM {db}.{schema.EVENTS} WHERE {mine} "
+                     f"AND name IN ({_API_ERRORS}) AND {near.sql('time_ns')}")
+        elif family is CALLS:
+            found = (f"SELECT {slot_sql('at_ns')} AS slot FROM {db}.{schema.CALL_TIMES} WHERE org_id = {{org:String}} "
+                     f"AND {near.sql('at_ns')} AND call_key IN (SELECT call_key FROM {db}.{schema.CALL_TIMES} "
+                     f"WHERE {mine} AND {near.sql('at_ns')})")
+        else:
+            found = (f"SELECT {slot_sql('time_ns')} AS slot FROM {db}.{schema.TOOL_TIMES} "
+                     f"WHERE org_id = {{org:String}} AND {near.sql('at_ns')} AND time_ns IS NOT NULL "
+                     f"AND tool_use_id IN (SELECT tool_use_id FROM {db}.{schema.TOOL_TIMES} WHERE {mine} "
+                     f"AND {near.sql('at_ns')})")
+        self._run(f"INSERT INTO {db}.{schema.SLOT_MARKS} (org_id, family, slot_ns, marked_ns) "
+                  f"SELECT DISTINCT {{org:String}}, '{family.name}', slot, {_NOW} FROM ({found})", {"org": org_id})
 
-    def _sweep_if_due(self, org_id: str, force: bool) -> None:
+    def sweep_if_due(self, org_id: str, force: bool = False) -> None:
+        """Sweep the org's dirty slots if ``force`` or if this process has not swept them for REFRESH_NS (a stream
+        of writes recomputes its current slot once a minute, a bulk load each slot about once)."""
         now = time.monotonic()
         with self._lock:
             due = force or now - self._swept.get(org_id, -1e18) >= REFRESH_NS / 1e9
