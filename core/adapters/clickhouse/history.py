@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any
 
 from core.adapters.clickhouse import history_schema as schema
 from core.adapters.clickhouse import slot_sums
@@ -137,14 +137,6 @@ def _joined(values: Sequence[Any]) -> str:
         return "\0".join(map(str, values))
 
 
-R = TypeVar("R")
-
-
-def _last_per_key(records: Sequence[R], key: Callable[[R], Any]) -> list[R]:
-    """One record per key: the last of each."""
-    return list({key(r): r for r in records}.values())
-
-
 def _keys_digest(*columns: Sequence[Any]) -> str:
     """A digest of the key columns' values in order, each value and each column separated by NUL (the same bytes as
     one join over them all, without building the concatenated list and a str() call per string)."""
@@ -165,8 +157,9 @@ class ClickHouseHistory(TelemetryHistory):
     """Writes the telemetry history on one AnalyticsConnection (migrated on construction).
 
     Within a batch, a key reported twice is written as the Store would keep it: tool calls are merged (a later
-    present field wins, the earliest time stays), sessions come merged in the batch; for spans, events, LLM calls
-    and metric points (the same record twice in one request) the engine keeps one row per key."""
+    present field wins, the earliest time stays), sessions come merged in the batch, spans and LLM calls resolve
+    to the last (its version is the highest); for events and metric points (the same record twice in one request)
+    the engine keeps one row per key."""
 
     def __init__(self, conn: AnalyticsConnection, ttl_days: int = schema.DEFAULT_TTL_DAYS, migrate: bool = True
                  ) -> None:
@@ -183,7 +176,11 @@ class ClickHouseHistory(TelemetryHistory):
     # -- writes --------------------------------------------------------------------------------------------------
     def export(self, org_id: str, batch: Batch, version_ns: int | None = None) -> None:
         version = time.time_ns() if version_ns is None else version_ns
-        versions = (version - 1, version)  # an adopted placeholder's row carries version - 1
+        # Spans and LLM calls carry version + their position in the batch: a key written twice in one batch then
+        # resolves to its last write, as the Store keeps it, with no pass over the records to drop the earlier one
+        # (rows of one version would tie in every lookup of a key's newest state). An adopted placeholder's row
+        # carries version - 1.
+        versions = (version - 1, version + max(len(batch.spans), len(batch.llm_calls)))
 
         def marked(family: slot_sums.Family, near: Callable[[], Ranges], write: Callable[[], None]
                    ) -> Callable[[], None]:
@@ -195,20 +192,17 @@ class ClickHouseHistory(TelemetryHistory):
             return run
 
         writes: list[Callable[[], None]] = []
-        # A span or call twice in one batch: the last one, as the Store keeps it. Rows of one version would tie in
-        # every lookup of a key's newest state (and a call's time-sorted copy would keep both).
         if batch.spans:
             writes.append(marked(slot_sums.SPANS, lambda: _span(batch.spans, "start_ns"), lambda: self._insert(
-                org_id, schema.SPANS, _SPAN_COLUMNS, _last_per_key(batch.spans, attrgetter("trace_id", "span_id")),
-                version)))
+                org_id, schema.SPANS, _SPAN_COLUMNS, batch.spans, version, sequenced=True)))
         if batch.events:
             writes.append(marked(
                 slot_sums.ERRORS, lambda: _span([e for e in batch.events if e.name in API_ERROR_EVENTS], "time_ns"),
                 lambda: self._insert(org_id, schema.EVENTS, _EVENT_COLUMNS, batch.events, version)))
         if batch.llm_calls:
-            calls = _last_per_key(batch.llm_calls, attrgetter("call_key"))
-            writes.append(marked(slot_sums.CALLS, lambda: _near(calls, version, schema.SLACK_NS),
-                                 lambda: self._insert(org_id, schema.LLM_CALLS, _CALL_COLUMNS, calls, version)))
+            writes.append(marked(slot_sums.CALLS, lambda: _near(batch.llm_calls, version, schema.SLACK_NS),
+                                 lambda: self._insert(org_id, schema.LLM_CALLS, _CALL_COLUMNS, batch.llm_calls, version,
+                                                      sequenced=True)))
         if batch.metric_points:
             writes.append(lambda: self._insert(org_id, schema.METRIC_POINTS, _POINT_COLUMNS, batch.metric_points,
                                                version))
@@ -383,7 +377,7 @@ class ClickHouseHistory(TelemetryHistory):
         return {str(r[0]): int(r[1]) for r in rows}
 
     def _insert(self, org_id: str, table: str, columns: Sequence[Column], records: Sequence[Any], version: int,
-                extra: list[dict[str, Any]] | None = None, versioned: bool = True) -> None:
+                extra: list[dict[str, Any]] | None = None, versioned: bool = True, sequenced: bool = False) -> None:
         """One column-oriented insert of ``records`` (plus ``extra`` rows given as column -> value), with
         org_id and version. The deduplication token names the table, the version, the size and a digest of the
         keys: a redelivered batch (same version) is dropped by the engine; a replay under a new version is
@@ -391,8 +385,8 @@ class ClickHouseHistory(TelemetryHistory):
         data: list[list[Any]] = [[org_id] * len(records), *_column_values(records, columns)]
         names = ["org_id", *(c[0] for c in columns)]
         types = [_LS, *(c[1] for c in columns)]
-        if versioned:
-            data.append([version] * len(records))
+        if versioned:  # sequenced: each row's version is version + its position
+            data.append(list(range(version, version + len(records))) if sequenced else [version] * len(records))
             names.append("version")
             types.append(_U)
         if table == schema.TOOL_CALL_WRITES:
