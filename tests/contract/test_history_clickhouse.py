@@ -113,6 +113,29 @@ def test_the_upgrade_stores_resources_as_a_dictionary_and_keeps_the_rows(history
     assert rows(conn, "SELECT span_id, resource_attributes FROM {db}.telemetry_spans FINAL ORDER BY span_id") == before
 
 
+def test_the_engine_derives_costs_and_durations_as_the_records_do(history: ClickHouseHistory,
+                                                                   conn: AnalyticsConnection) -> None:
+    # As before migration 105: the columns had no default (the export sent them).
+    for table, column in ((schema.SPANS, "duration_ms"), (schema.SPANS, "cost_usd"), (schema.LLM_CALLS, "cost_usd")):
+        conn.client.command(f"ALTER TABLE {conn.database}.{table} MODIFY COLUMN {column} REMOVE DEFAULT")
+    conn.client.command(f"DELETE FROM {conn.database}.schema_version WHERE version = 105")
+    ClickHouseHistory(conn)
+    priced = span("03", T + 7, model="claude-sonnet-4-5")
+    priced.usage.computed_cost_usd = 0.25
+    unfinished = span("04", T + 8)
+    unfinished.end_ns = 0
+    calls = [call("k-provided", T + 5, 20, cost=0.5), call("k-computed", T + 6, 20)]
+    calls[1].usage.provided_cost_usd, calls[1].usage.computed_cost_usd = None, 0.125
+    spans = [span("01", T), priced, unfinished]
+    spans[0].usage.provided_cost_usd, spans[0].usage.computed_cost_usd = 0.75, 0.25  # provided wins
+    history.export("acme", Batch("acme", spans=spans, llm_calls=calls), version_ns=T)
+    assert rows(conn, "SELECT span_id, duration_ms, cost_usd FROM {db}.telemetry_spans FINAL ORDER BY span_id") == [
+        (s.span_id, s.duration_ms, s.usage.cost_usd) for s in spans]
+    assert rows(conn, "SELECT call_key, cost_usd FROM {db}.telemetry_llm_calls FINAL ORDER BY call_key") == [
+        (c.call_key, c.usage.cost_usd) for c in sorted(calls, key=lambda c: c.call_key)]
+    assert [s.usage.cost_usd for s in spans] == [0.75, 0.25, 0.0] and spans[2].duration_ms == 0.0
+
+
 def _counts(conn: AnalyticsConnection) -> dict[str, int]:
     return {t: int(rows(conn, f"SELECT count() FROM {{db}}.{t} FINAL")[0][0]) for t in schema.TABLES
             if t != schema.SESSION_ROLLUPS}

@@ -198,6 +198,11 @@ _TEXT = "String CODEC(ZSTD(1))"
 # cheaper to insert, merge and store than compressing the repeated text (about a tenth of the insert's cost).
 _RESOURCE = "LowCardinality(String)"
 _RESOURCE_TABLES = (SPANS, EVENTS, METRIC_POINTS)
+# Columns the engine derives from others, as core.records does (Usage.cost_usd, SpanRecord.duration_ms): the export
+# leaves them out, sparing a Python property call per row.
+_COST = "coalesce(provided_cost_usd, computed_cost_usd, 0)"
+_SPAN_DURATION = "if(end_ns != 0, (end_ns - start_ns) / 1e6, 0)"
+_DERIVED = ((SPANS, "duration_ms", _SPAN_DURATION), (SPANS, "cost_usd", _COST), (LLM_CALLS, "cost_usd", _COST))
 _COLUMNS = {
     SPANS: f"""
     org_id LowCardinality(String),
@@ -210,7 +215,7 @@ _COLUMNS = {
     status_message Nullable(String),
     start_ns Int64,
     end_ns Int64,
-    duration_ms Float64,
+    duration_ms Float64 DEFAULT {_SPAN_DURATION},
     session_id LowCardinality(Nullable(String)),
     service_name LowCardinality(Nullable(String)),
     source_type LowCardinality(String),
@@ -224,7 +229,7 @@ _COLUMNS = {
     reasoning_tokens Int64,
     provided_cost_usd Nullable(Float64),
     computed_cost_usd Nullable(Float64),
-    cost_usd Float64,
+    cost_usd Float64 DEFAULT {_COST},
     cache_savings_usd Float64,
     unpriced Bool,
     task_id LowCardinality(Nullable(String)),
@@ -286,7 +291,7 @@ _COLUMNS = {
     reasoning_tokens Int64,
     provided_cost_usd Nullable(Float64),
     computed_cost_usd Nullable(Float64),
-    cost_usd Float64,
+    cost_usd Float64 DEFAULT {_COST},
     cache_savings_usd Float64,
     unpriced Bool,
     request_id Nullable(String),
@@ -456,7 +461,10 @@ def migrations(ttl_days: int = DEFAULT_TTL_DAYS) -> list[Migration]:
                       tuple(_create(table, ttl_days) for table in SLOT_TABLES) + _shadow_views()),
             Migration(104, "telemetry history: resource attributes as a dictionary",
                       tuple(f"ALTER TABLE {{db}}.{table} MODIFY COLUMN resource_attributes {_RESOURCE}"
-                            for table in _RESOURCE_TABLES))]
+                            for table in _RESOURCE_TABLES)),
+            Migration(105, "telemetry history: costs and span durations derived by the engine",
+                      tuple(f"ALTER TABLE {{db}}.{table} MODIFY COLUMN {column} Float64 DEFAULT {expression}"
+                            for table, column, expression in _DERIVED))]
 
 
 MIGRATIONS = migrations()
