@@ -147,8 +147,8 @@ def _keys_digest(*columns: Sequence[Any]) -> str:
     return h.hexdigest()
 
 
-# Every table's write at once, each on its own engine handle: while one encodes its rows (holding the GIL), the
-# others run in the engine (more threads than cores keep both busy).
+# Up to four tables' writes at once, each on its own engine handle: while one encodes its rows (holding the GIL),
+# the others run in the engine (more threads than cores keep both busy).
 _POOL = WorkerPool("history-insert", 4)
 
 
