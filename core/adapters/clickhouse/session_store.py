@@ -101,8 +101,9 @@ class ClickHouseAgentSessions(SessionSearch, SessionAnalytics, AgentSessionStore
             return
         now = self._now()
         v = version if version is not None else int(now.timestamp() * 1000)
-        ids = ({s.id for s in sessions} | {m.session_id for m in messages} | {t.session_id for t in tool_calls}
-               | {g.session_id for g in git_links})
+        of_session = attrgetter("session_id")
+        ids = {s.id for s in sessions}.union(map(of_session, messages), map(of_session, tool_calls),
+                                             map(of_session, git_links))
 
         def first_times(new: set[str]) -> dict[str, datetime]:
             firsts: dict[str, datetime] = {}
@@ -374,34 +375,35 @@ def _columns(rows: list[list[Any]]) -> list[list[Any]]:
     return [list(col) for col in zip(*rows, strict=True)]
 
 
-_SESSION_FIELDS = attrgetter(
+_SESSION_FIELDS = (
     "id", "user_id", "user_name", "project_id", "project_name", "project_path", "machine", "agent_type",
     "first_message", "started_at", "ended_at", "message_count", "user_message_count", "parent_session_id",
     "relationship_type", "source_created_at", "display_name", "total_output_tokens", "peak_context_tokens")
-_MESSAGE_FIELDS = attrgetter("session_id", "uuid", "ordinal", "role", "content", "timestamp", "has_thinking",
+_MESSAGE_FIELDS = ("session_id", "uuid", "ordinal", "role", "content", "timestamp", "has_thinking",
                              "has_tool_use", "model", "token_usage", "context_tokens", "output_tokens")
-_TOOL_CALL_FIELDS = attrgetter("session_id", "tool_use_id", "message_ordinal", "tool_name", "tool_category",
+_TOOL_CALL_FIELDS = ("session_id", "tool_use_id", "message_ordinal", "tool_name", "tool_category",
                                "input_json", "skill_name", "result_content", "subagent_session_id")
-_GIT_LINK_FIELDS = attrgetter("session_id", "user_id", "message_ordinal", "commit_sha", "pr_url", "link_type",
+_GIT_LINK_FIELDS = ("session_id", "user_id", "message_ordinal", "commit_sha", "pr_url", "link_type",
                               "confidence", "detected_at")
 
 
-def _transpose(getter: attrgetter[Any], items: Sequence[Any], width: int) -> list[Any]:
-    """Columns of the items' fields (C-level loops: one attrgetter call per item, one zip)."""
-    return list(zip(*map(getter, items), strict=True)) if items else [()] * width
+def _transpose(fields: tuple[str, ...], items: Sequence[Any]) -> list[list[Any]]:
+    """Columns of the items' fields, one C-level pass per field: no tuple per item (a batch of thousands of them
+    also set off the cyclic garbage collector over the whole heap)."""
+    return [list(map(attrgetter(f), items)) for f in fields]
 
 
 def _session_columns(org_id: str, sessions: Sequence[AgentSession], months: dict[str, date], v: int
                      ) -> list[Any]:
     n = len(sessions)
-    cols = _transpose(_SESSION_FIELDS, sessions, 19)
+    cols = _transpose(_SESSION_FIELDS, sessions)
     return [[org_id] * n, *cols, [months[sid] for sid in cols[0]], [v] * n]
 
 
 def _message_columns(org_id: str, messages: Sequence[AgentMessage], months: dict[str, date], v: int) -> list[Any]:
     n = len(messages)
     sid, uuid, ordinal, role, content, ts, thinking, tool_use, model, usage, ctx, out = _transpose(
-        _MESSAGE_FIELDS, messages, 12)
+        _MESSAGE_FIELDS, messages)
     keys = [u or f"ord:{o}" for u, o in zip(uuid, ordinal, strict=True)]
     return [[org_id] * n, sid, keys, ordinal, uuid, role, content, ts, thinking, tool_use, model, usage, ctx, out,
             [months[s] for s in sid], [v] * n]
@@ -409,7 +411,7 @@ def _message_columns(org_id: str, messages: Sequence[AgentMessage], months: dict
 
 def _tool_call_columns(org_id: str, calls: Sequence[AgentToolCall], months: dict[str, date], v: int) -> list[Any]:
     n = len(calls)
-    sid, tuid, ordinal, name, category, inp, skill, result, subagent = _transpose(_TOOL_CALL_FIELDS, calls, 9)
+    sid, tuid, ordinal, name, category, inp, skill, result, subagent = _transpose(_TOOL_CALL_FIELDS, calls)
     return [[org_id] * n, sid, tuid, ordinal, name, category, inp, skill, [r or "" for r in result],
             [None if r is None else len(r) for r in result], subagent, [months[s] for s in sid], [v] * n]
 
@@ -417,6 +419,6 @@ def _tool_call_columns(org_id: str, calls: Sequence[AgentToolCall], months: dict
 def _git_link_columns(org_id: str, links: Sequence[GitLink], months: dict[str, date], v: int, now: datetime
                       ) -> list[Any]:
     n = len(links)
-    sid, user, ordinal, sha, pr, kind, confidence, detected = _transpose(_GIT_LINK_FIELDS, links, 8)
+    sid, user, ordinal, sha, pr, kind, confidence, detected = _transpose(_GIT_LINK_FIELDS, links)
     return [[org_id] * n, sid, user, ordinal, sha, pr, kind, confidence, [d or now for d in detected],
             [months[s] for s in sid], [v] * n]
