@@ -175,10 +175,9 @@ class ClickHouseHistory(TelemetryHistory):
     # -- writes --------------------------------------------------------------------------------------------------
     def export(self, org_id: str, batch: Batch, version_ns: int | None = None) -> None:
         version = time.time_ns() if version_ns is None else version_ns
-        # Spans and LLM calls carry version + their position in the batch: a key written twice in one batch then
-        # resolves to its last write, as the Store keeps it, with no pass over the records to drop the earlier one
-        # (rows of one version would tie in every lookup of a key's newest state). An adopted placeholder's row
-        # carries version - 1.
+        # A span or LLM call twice in one batch: its rows carry version + their position, so the key resolves to its
+        # last write, as the Store keeps it (rows of one version would tie in every lookup of a key's newest state).
+        # An adopted placeholder's row carries version - 1.
         versions = (version - 1, version + max(len(batch.spans), len(batch.llm_calls)))
 
         def marked(family: slot_sums.Family, near: Callable[[], Ranges], write: Callable[[], None]
@@ -193,7 +192,7 @@ class ClickHouseHistory(TelemetryHistory):
         writes: list[Callable[[], None]] = []
         if batch.spans:
             writes.append(marked(slot_sums.SPANS, lambda: _span(batch.spans, "start_ns"), lambda: self._insert(
-                org_id, schema.SPANS, _SPAN_COLUMNS, batch.spans, version, sequenced=True)))
+                org_id, schema.SPANS, _SPAN_COLUMNS, batch.spans, version, repeats="span_id")))
         if batch.events:
             writes.append(marked(
                 slot_sums.ERRORS, lambda: _span([e for e in batch.events if e.name in API_ERROR_EVENTS], "time_ns"),
@@ -201,7 +200,7 @@ class ClickHouseHistory(TelemetryHistory):
         if batch.llm_calls:
             writes.append(marked(slot_sums.CALLS, lambda: _near(batch.llm_calls, version, schema.SLACK_NS),
                                  lambda: self._insert(org_id, schema.LLM_CALLS, _CALL_COLUMNS, batch.llm_calls, version,
-                                                      sequenced=True)))
+                                                      repeats="call_key")))
         if batch.metric_points:
             writes.append(lambda: self._insert(org_id, schema.METRIC_POINTS, _POINT_COLUMNS, batch.metric_points,
                                                version))
@@ -376,16 +375,20 @@ class ClickHouseHistory(TelemetryHistory):
         return {str(r[0]): int(r[1]) for r in rows}
 
     def _insert(self, org_id: str, table: str, columns: Sequence[Column], records: Sequence[Any], version: int,
-                extra: list[dict[str, Any]] | None = None, versioned: bool = True, sequenced: bool = False) -> None:
+                extra: list[dict[str, Any]] | None = None, versioned: bool = True, repeats: str | None = None
+                ) -> None:
         """One column-oriented insert of ``records`` (plus ``extra`` rows given as column -> value), with
         org_id and version. The deduplication token names the table, the version, the size and a digest of the
         keys: a redelivered batch (same version) is dropped by the engine; a replay under a new version is
-        absorbed by the tables' merges instead."""
+        absorbed by the tables' merges instead. When a value of the ``repeats`` column occurs twice, each row's
+        version is version + its position (the later row of a key wins)."""
         data: list[list[Any]] = [[org_id] * len(records), *_column_values(records, columns)]
         names = ["org_id", *(c[0] for c in columns)]
         types = [_LS, *(c[1] for c in columns)]
-        if versioned:  # sequenced: each row's version is version + its position
-            data.append(list(range(version, version + len(records))) if sequenced else [version] * len(records))
+        if versioned:
+            n = len(records)
+            repeated = repeats is not None and len(set(data[names.index(repeats)])) < n
+            data.append(list(range(version, version + n)) if repeated else [version] * n)
             names.append("version")
             types.append(_U)
         if table == schema.TOOL_CALL_WRITES:
