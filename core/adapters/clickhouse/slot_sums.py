@@ -264,6 +264,16 @@ def source(db: str, family: Family, lo: int, hi: int, slotted: bool, dirty: Iter
     return f"{sums} UNION ALL {family.records(db, True, rest, True)}"
 
 
+# Where an export's rows of each family land, for `SlotSums.written`: (table, time column of the slot, time column
+# the rows are bounded by, the key whose every version counts (None: only the rows written), a further condition).
+_LANDED: dict[Family, tuple[str, str, str, str | None, str]] = {
+    SPANS: (schema.SPANS, "start_ns", "start_ns", None, ""),
+    ERRORS: (schema.EVENTS, "time_ns", "time_ns", None, f" AND name IN ({_API_ERRORS})"),
+    CALLS: (schema.CALL_TIMES, "at_ns", "at_ns", "call_key", ""),
+    TOOLS: (schema.TOOL_TIMES, "time_ns", "at_ns", "tool_use_id", " AND time_ns IS NOT NULL"),
+}
+
+
 # -- writes ------------------------------------------------------------------------------------------------------
 class SlotSums:
     """Marks, recomputes and reports the dirty slots of one AnalyticsConnection's history."""
@@ -310,25 +320,14 @@ class SlotSums:
         marked needlessly is recomputed, never wrong. The caller sweeps (``sweep_if_due``)."""
         if not near.spans:
             return
-        db, lo, hi = self._db, versions[0], versions[1]
-        mine = f"org_id = {{org:String}} AND version >= {int(lo)} AND version <= {int(hi)}"
-        if family is SPANS:
-            found = (f"SELECT {slot_sql('start_ns')} AS slot FROM {db}.{schema.SPANS} WHERE {mine} "
-                     f"AND {near.sql('start_ns')}")
-        elif family is ERRORS:
-            found = (f"SELECT {slot_sql('time_ns')} AS slot FROM {db}.{schema.EVENTS} WHERE {mine} "
-                     f"AND name IN ({_API_ERRORS}) AND {near.sql('time_ns')}")
-        elif family is CALLS:
-            found = (f"SELECT {slot_sql('at_ns')} AS slot FROM {db}.{schema.CALL_TIMES} WHERE org_id = {{org:String}} "
-                     f"AND {near.sql('at_ns')} AND call_key IN (SELECT call_key FROM {db}.{schema.CALL_TIMES} "
-                     f"WHERE {mine} AND {near.sql('at_ns')})")
-        else:
-            found = (f"SELECT {slot_sql('time_ns')} AS slot FROM {db}.{schema.TOOL_TIMES} "
-                     f"WHERE org_id = {{org:String}} AND {near.sql('at_ns')} AND time_ns IS NOT NULL "
-                     f"AND tool_use_id IN (SELECT tool_use_id FROM {db}.{schema.TOOL_TIMES} WHERE {mine} "
-                     f"AND {near.sql('at_ns')})")
-        self._run(f"INSERT INTO {db}.{schema.SLOT_MARKS} (org_id, family, slot_ns, marked_ns) "
-                  f"SELECT DISTINCT {{org:String}}, '{family.name}', slot, {_NOW} FROM ({found})", {"org": org_id})
+        table, slot, near_column, key, condition = _LANDED[family]
+        within = f"org_id = {{org:String}} AND {near.sql(near_column)}"
+        mine = f"{within} AND version >= {int(versions[0])} AND version <= {int(versions[1])}"
+        rows = (f"{mine}{condition}" if key is None else
+                f"{within}{condition} AND {key} IN (SELECT {key} FROM {self._db}.{table} WHERE {mine})")
+        self._run(f"INSERT INTO {self._db}.{schema.SLOT_MARKS} (org_id, family, slot_ns, marked_ns) "
+                  f"SELECT DISTINCT {{org:String}}, '{family.name}', {slot_sql(slot)}, {_NOW} "
+                  f"FROM {self._db}.{table} WHERE {rows}", {"org": org_id})
 
     def sweep_if_due(self, org_id: str, force: bool = False) -> None:
         """Sweep the org's dirty slots if ``force`` or if this process has not swept them for REFRESH_NS (a stream
