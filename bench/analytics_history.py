@@ -32,7 +32,7 @@ from core.adapters.clickhouse.history import ClickHouseHistory  # noqa: E402
 from core.adapters.clickhouse.insights import ClickHouseFactInsights  # noqa: E402
 from core.adapters.sqlite import SqliteStore  # noqa: E402
 from core.analytics_export import export_payloads  # noqa: E402
-from core.ingest import ingested_message  # noqa: E402
+from core.ingest import encode_records, ingested_message  # noqa: E402
 from core.ports.fact_insights import CatalogWorkspace  # noqa: E402
 from core.ports.insights import DIMENSIONS, InsightFilter  # noqa: E402
 from core.records import (  # noqa: E402
@@ -177,7 +177,7 @@ def worker_rate(tmp: str, total: int, anchor: int) -> None:
     """The export worker's rate on bus messages (records encoded as ingest enqueues them), 40 per delivery."""
     analytics = ClickHouseAnalytics(f"chdb://{tmp}?database=bench")
     store = SqliteStore(Path(tmp) / "store.db")  # the Store the worker reads API span writes from (none here)
-    messages = [ingested_message(batch, "traces", with_records=True)
+    messages = [ingested_message(batch, "traces", encode_records(batch))
                 for batch, _, _ in generate(total, 200, anchor, seed=11)]
     rows = total
     print(f"export worker: {len(messages):,} bus messages ({sum(map(len, messages)) / len(messages) / 1024:.0f} KiB "

@@ -74,9 +74,13 @@ class IngestService:
         Every write path of telemetry (OTLP, legacy JSON) goes through here."""
         accepted = len(batch.spans) + len(batch.events) + len(batch.metric_points)
         if accepted or batch.reject_reasons:
+            # The records are encoded before the write lock every ingest request waits on (about a tenth of the
+            # time it was held), and again under it only when the lookups there changed one of them.
+            records = encode_records(batch) if self._export_records else None
             with self._store.unit_of_work() as uow:
-                self._resolve(uow, batch)
-                payload = ingested_message(batch, signal, self._export_records)
+                if self._resolve(uow, batch) and records is not None:
+                    records = encode_records(batch)
+                payload = ingested_message(batch, signal, records)
                 uow.write(batch, request_digest, [(TELEMETRY_INGESTED, payload)] if accepted else [])
                 for span in batch.spans:
                     if span.name in EXECUTE_SPAN_NAMES and span.session_id and span.links.task_id:
@@ -86,9 +90,11 @@ class IngestService:
                 self._after_store()
         return accepted
 
-    def _resolve(self, uow: IngestUnitOfWork, batch: Batch) -> None:
-        """Lookups that need stored state: session workspaces and task links, tool ids, LLM-call joins."""
+    def _resolve(self, uow: IngestUnitOfWork, batch: Batch) -> bool:
+        """Lookups that need stored state: session workspaces and task links, tool ids, LLM-call joins. Returns
+        whether they changed a record."""
         org = batch.org_id
+        changed = False
         orphan_sessions = sorted({s.session_id for s in batch.spans
                                   if s.session_id and (not s.workspace or not s.links.task_id)})
         if orphan_sessions:
@@ -100,28 +106,43 @@ class IngestService:
             for span in batch.spans:
                 if span.session_id:
                     if not span.workspace:
-                        span.workspace = workspaces.get(span.session_id, "")
+                        workspace = workspaces.get(span.session_id, "")
+                        changed |= workspace != span.workspace
+                        span.workspace = workspace
                     link = links.get(span.session_id)
                     if link and not span.links.task_id:
                         span.links.task_id = link.task_id
                         span.links.assignment_id = span.links.assignment_id or link.assignment_id
+                        changed = True
         placeholders = [t for t in batch.tool_calls if t.tool_use_id.startswith("span:")]
         if placeholders:
             keys = [cast(tuple[str, str], tuple(t.tool_use_id.split(":")[1:3])) for t in placeholders]
             known = uow.tool_use_ids_for_spans(org, keys)
             for tool, key in zip(placeholders, keys, strict=True):
-                tool.tool_use_id = known.get(key, tool.tool_use_id)
+                if key in known:
+                    tool.tool_use_id = known[key]
+                    changed = True
         real_ids = {tool_placeholder_id(t.trace_id, t.span_id): t.tool_use_id for t in batch.tool_calls
                     if t.span_id and t.trace_id and not t.tool_use_id.startswith("span:")}
         if real_ids:
             uow.adopt_tool_placeholders(org, real_ids)
         if batch.llm_calls:
-            batch.llm_calls = join_llm_calls(uow, org, batch.llm_calls, self._window_ns)
+            joined = join_llm_calls(uow, org, batch.llm_calls, self._window_ns)
+            # Unchanged when every call is kept as it came (no merge, no key twice): the same objects, in order.
+            changed |= len(joined) != len(batch.llm_calls) or any(
+                a is not b for a, b in zip(joined, batch.llm_calls, strict=True))
+            batch.llm_calls = joined
+        return changed
 
 
-def ingested_message(batch: Batch, signal: Signal, with_records: bool) -> bytes:
+def encode_records(batch: Batch) -> bytes:
+    """The batch's records as the JSON object that ends a message carrying them (`ingested_message`)."""
+    return orjson.dumps(record_lists(batch), default=encode_extra)
+
+
+def ingested_message(batch: Batch, signal: Signal, records: bytes | None = None) -> bytes:
     """What the workers need: the org and the entities the batch touched (to recompute), and with analytics
-    the records themselves (to export)."""
+    the records themselves (`encode_records`, to export)."""
     message: dict[str, Any] = {
         "org_id": batch.org_id,
         "signal": signal,
@@ -131,8 +152,10 @@ def ingested_message(batch: Batch, signal: Signal, with_records: bool) -> bytes:
         "counts": {"spans": len(batch.spans), "events": len(batch.events), "llm_calls": len(batch.llm_calls),
                    "tool_calls": len(batch.tool_calls), "metric_points": len(batch.metric_points)},
     }
-    if with_records:
-        # The stored time orders the analytics rewrites of this batch's rows (the same on every redelivery).
-        message["stored_ns"] = time.time_ns()
-        message.update(record_lists(batch))
-    return orjson.dumps(message, default=encode_extra)
+    if records is None:
+        return orjson.dumps(message)
+    # The stored time orders the analytics rewrites of this batch's rows (the same on every redelivery), so it is
+    # taken under the write lock, in the order the Store commits; the records follow it (record_codec reads the
+    # header up to it).
+    message["stored_ns"] = time.time_ns()
+    return orjson.dumps(message)[:-1] + b"," + records[1:]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from core.ingest import ingested_message
+from core.ingest import encode_records, ingested_message
 from core.record_codec import message_header
 from core.records import Batch, Links, SessionRecord, SpanRecord, Usage
 
@@ -24,7 +24,8 @@ def _batch(session_id: str) -> Batch:
 @pytest.mark.parametrize("session_id", TRICKY)
 @pytest.mark.parametrize("with_records", [True, False])
 def test_the_header_is_what_a_full_decode_reads(session_id: str, with_records: bool) -> None:
-    payload = ingested_message(_batch(session_id), "traces", with_records=with_records)
+    batch = _batch(session_id)
+    payload = ingested_message(batch, "traces", encode_records(batch) if with_records else None)
     full = orjson.loads(payload)
     header = message_header(payload)
     for key in ("org_id", "signal", "session_ids", "trace_ids", "task_ids", "counts"):

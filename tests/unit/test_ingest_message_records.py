@@ -1,0 +1,97 @@
+"""The records a `telemetry-ingested` message carries for the analytics export are the records the Store kept: ingest
+encodes them before taking the write lock, and again under it whenever the lookups there changed one of them."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from core.adapters.sqlite import SqliteStore
+from core.ingest import IngestService
+from core.ports.store import SessionLink
+from core.pricing import PriceTable
+from core.span_filter import SpanFilter
+from tests.payloads import kv, log_request
+
+ORG = "acme"
+SESSION = "s-1"
+MODEL = "claude-sonnet-4-5"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    s = SqliteStore(tmp_path / "store.db")
+    yield s
+    s.close()
+
+
+def _spans(*specs: tuple[str, bytes, bytes | None, dict[str, Any]]) -> ExportTraceServiceRequest:
+    """One request of spans (name, span id, parent id, attributes) in one trace of the session."""
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.append(kv("service.name", "claude-code"))
+    ss = rs.scope_spans.add()
+    start = time.time_ns()
+    for name, span_id, parent, attrs in specs:
+        span = Span(trace_id=b"\x01" * 16, span_id=span_id, parent_span_id=parent or b"", name=name,
+                    start_time_unix_nano=start, end_time_unix_nano=start + 2_000_000)
+        for k, v in {"session.id": SESSION, **attrs}.items():
+            span.attributes.append(kv(k, v))
+        ss.spans.append(span)
+    return req
+
+
+def _ingest(store: SqliteStore, signal: str, request: Any) -> dict[str, Any]:
+    """Ingest one request; the records of the message it enqueued."""
+    svc = IngestService(store, PriceTable.load(), SpanFilter.from_env({}), export_records=True)
+    svc.ingest(ORG, signal, request, os.urandom(8).hex())  # type: ignore[arg-type]
+    messages = store.claim_outbox(100)
+    store.ack_outbox([m.id for m in messages])
+    assert len(messages) == 1
+    message: dict[str, Any] = orjson.loads(messages[0].payload)
+    return message
+
+
+def test_a_span_takes_its_sessions_stored_workspace(store: SqliteStore) -> None:
+    _ingest(store, "traces", _spans(("op", b"\x01" * 8, None, {"process.cwd": "/work/repo"})))
+    message = _ingest(store, "traces", _spans(("op", b"\x02" * 8, None, {})))
+    assert [s["workspace"] for s in message["spans"]] == ["/work/repo"]
+
+
+def test_a_span_takes_its_sessions_stored_task(store: SqliteStore) -> None:
+    with store.unit_of_work() as uow:
+        uow.link_session_to_task(ORG, SESSION, SessionLink("task-1", "asg-1"))
+    message = _ingest(store, "traces", _spans(("op", b"\x02" * 8, None, {})))
+    assert [(s["links"]["task_id"], s["links"]["assignment_id"]) for s in message["spans"]] == [("task-1", "asg-1")]
+
+
+def test_an_approval_takes_its_stored_tool_calls_id(store: SqliteStore) -> None:
+    tool = b"\x03" * 8
+    _ingest(store, "traces", _spans(("claude_code.tool", tool, None, {"tool_name": "Bash", "tool_use_id": "toolu_1"})))
+    message = _ingest(store, "traces", _spans(
+        ("claude_code.tool.blocked_on_user", b"\x04" * 8, tool, {"decision": "accept", "duration_ms": 1500})))
+    assert [(t["tool_use_id"], t["decision"]) for t in message["tool_calls"]] == [("toolu_1", "accept")]
+
+
+def test_a_span_of_a_stored_llm_call_carries_the_joined_call(store: SqliteStore) -> None:
+    tokens = {"input_tokens": "1200", "output_tokens": "300"}
+    _ingest(store, "logs", log_request([{"event.name": "api_request", "session.id": SESSION, "model": MODEL,
+                                         "request_id": "req_1", **tokens}]))
+    message = _ingest(store, "traces", _spans(("claude_code.llm_request", b"\x05" * 8, None, {
+        "gen_ai.request.model": MODEL, "gen_ai.response.id": "msg_1", "input_tokens": 1200, "output_tokens": 300})))
+    [call] = message["llm_calls"]
+    assert (call["source"], call["request_id"], call["response_id"]) == ("event+span", "req_1", "msg_1")
+
+
+def test_records_no_lookup_changed_are_sent_as_normalised(store: SqliteStore) -> None:
+    message = _ingest(store, "traces", _spans(("op", b"\x06" * 8, None, {"process.cwd": "/w"})))
+    assert [(s["span_id"], s["workspace"], s["session_id"]) for s in message["spans"]] == [("06" * 8, "/w", SESSION)]
+    assert message["stored_ns"] > 0 and message["session_ids"] == [SESSION]
