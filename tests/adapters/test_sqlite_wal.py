@@ -66,3 +66,58 @@ def test_every_file_commits_with_synchronous_normal(tmp_path: Path) -> None:
                 assert conn.execute(f"PRAGMA {schema}.journal_mode").fetchone()[0] == "wal", schema
     finally:
         store.close()
+
+
+
+def _log_frames(conn: object) -> int:
+    """Frames in the log (a passive checkpoint reports them and changes nothing a reader sees)."""
+    return int(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])  # type: ignore[attr-defined]
+
+
+def test_a_restart_never_holds_writers_behind_a_reader_unless_the_log_is_overdue(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(base, "_RESTART_TRIES", 2)
+    store = SqliteStore(tmp_path / "observatory.db", checkpoint_in_process=False)  # restarts only by this test
+    service = IngestService(store, PriceTable.load(), SpanFilter.from_env())
+    checkpointer, reader = store._connect(), store._connect()
+    writes = iter(range(100))
+
+    def frames_after_a_write() -> int:
+        service.ingest("acme", "traces", trace_request(5), str(next(writes)))
+        return _log_frames(checkpointer)
+
+    try:
+        frames_after_a_write()
+        service.ingest("acme", "traces", trace_request(5), "not yet copied")
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT COUNT(*) FROM spans").fetchone()[0] == 10  # reads the log from here on
+        before = _log_frames(checkpointer)
+
+        # A restart that waited for the reader would return only once this ends it, seconds later.
+        released = threading.Event()
+        timer = threading.Timer(3.0, lambda: (reader.execute("COMMIT"), released.set()))
+        timer.start()
+        store._restart_log(checkpointer, overdue=False)
+        timer.cancel()
+        assert not released.is_set()
+        # Not restarted: the reader still reads the log, and the write lock was given back (this write commits).
+        appended = frames_after_a_write()
+        assert appended > before
+        assert reader.execute("SELECT COUNT(*) FROM spans").fetchone()[0] == 10
+
+        # Overdue: the restart waits for the reader (which ends meanwhile), and the next write rewinds the log.
+        ended = threading.Timer(0.2, lambda: reader.execute("COMMIT"))
+        ended.start()
+        store._restart_log(checkpointer, overdue=True)
+        ended.join()
+        rewound = frames_after_a_write()
+        assert rewound < appended
+
+        grown = frames_after_a_write()
+        store._restart_log(checkpointer, overdue=False)  # no reader: restarted at the first try
+        assert frames_after_a_write() < grown
+        assert len(store.list_traces("acme", TraceQuery(limit=10))) == 6
+    finally:
+        checkpointer.close()
+        reader.close()
+        store.close()

@@ -25,6 +25,9 @@ except ImportError:  # pragma: no cover - Windows: SQLite's own busy handler is 
 WAL_RESTART_BYTES = 128 * 1024 * 1024
 WAL_SIZE_LIMIT = 2 * WAL_RESTART_BYTES
 _RESTART_LEFTOVER_BYTES = 4 * 1024 * 1024
+_RESTART_TRIES = 20
+_RESTART_RETRY_S = 0.025
+_BUSY_TIMEOUT_MS = 10_000
 
 
 class _WriteLock:
@@ -114,10 +117,28 @@ class SqliteBase:
                             _, log_frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                             if (log_frames - copied) * page_size < _RESTART_LEFTOVER_BYTES:
                                 break
-                        with self._write_lock:
-                            conn.execute("PRAGMA wal_checkpoint(RESTART)")
+                        self._restart_log(conn, log_frames * page_size > 2 * WAL_RESTART_BYTES)
         finally:
             conn.close()
+
+    def _restart_log(self, conn: sqlite3.Connection, overdue: bool) -> None:
+        """Restart the log under the write lock. A restart waits (SQLite's busy handler, sleeping 1, 2, 5, 10 ms
+        and longer) until no reader still reads the log, and every writer waited behind it: 15-45 ms when a reader
+        was mid-read. So it is first tried without waiting: with a reader in the log it copies what it can and
+        gives the lock back, and is tried again shortly. Only a log ``overdue`` (past twice the limit: readers
+        never paused) is restarted waiting for its readers, which bounds the log's size."""
+        for _ in range(_RESTART_TRIES):
+            with self._write_lock:
+                conn.execute("PRAGMA busy_timeout=0")
+                try:
+                    busy = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            if not busy or self._closed.wait(_RESTART_RETRY_S):
+                return
+        if overdue:
+            with self._write_lock:
+                conn.execute("PRAGMA wal_checkpoint(RESTART)")
 
     def _connect(self, lookups: bool = False) -> sqlite3.Connection:
         """A connection to the main file; with ``lookups`` the `ids` file is attached too. The writer never
@@ -131,7 +152,7 @@ class SqliteBase:
         for schema in ("main", "ids") if lookups else ("main",):
             conn.execute(f"PRAGMA {schema}.synchronous=NORMAL")
             conn.execute(f"PRAGMA {schema}.journal_size_limit={WAL_SIZE_LIMIT}")
-        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
