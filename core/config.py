@@ -104,6 +104,8 @@ class Settings:
       OBSERVATORY_LLM_JOIN_WINDOW_S  seconds within which an event and a span of one LLM call are joined
       OBSERVATORY_RETRY_AFTER_S   Retry-After seconds sent with 503; default 5
       OBSERVATORY_BUS_POLL_S      local outbox drain interval; default 0.5
+      OBSERVATORY_EXPORT_DEFER_S  `observatory worker`: the longest the analytics export of a delivery waits for
+                                  a pause in the store's writes (0: never waits); default 5
       OBSERVATORY_STORE           `sqlite` (default; the file under the data dir) or `firestore` (project
                                   OBSERVATORY_GCP_PROJECT, database OBSERVATORY_FIRESTORE_DATABASE, default
                                   `(default)`; FIRESTORE_EMULATOR_HOST points the client at the emulator)
@@ -150,6 +152,7 @@ class Settings:
     llm_join_window_s: float = 120.0
     retry_after_s: int = 5
     bus_poll_s: float = 0.5
+    export_defer_s: float = 5.0
     bus_drainer: str = "thread"
     cors_origins: tuple[str, ...] = ()
     store: str = "sqlite"
@@ -188,6 +191,7 @@ class Settings:
             llm_join_window_s=float(env.get("OBSERVATORY_LLM_JOIN_WINDOW_S") or 120.0),
             retry_after_s=_int(env, "OBSERVATORY_RETRY_AFTER_S", 5),
             bus_poll_s=float(env.get("OBSERVATORY_BUS_POLL_S") or 0.5),
+            export_defer_s=float(env.get("OBSERVATORY_EXPORT_DEFER_S") or 5.0),
             cors_origins=tuple(o.strip() for o in env.get("OBSERVATORY_CORS_ORIGINS", "").split(",") if o.strip()),
             store=_choice(env, "OBSERVATORY_STORE", ("sqlite", "firestore")),
             firestore_database=env.get("OBSERVATORY_FIRESTORE_DATABASE") or "(default)",

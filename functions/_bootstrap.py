@@ -96,6 +96,7 @@ def build(settings: Settings) -> Container:
         def export(payloads: list[bytes]) -> None:
             from core.analytics_export import export_payloads  # lazy: pydantic session models, not on cold start
 
+            background_priority.defer_while_busy(store.last_write_ns, settings.export_defer_s)
             background_priority.run(lambda: export_payloads(holder[0].analytics, store, payloads))
 
         bus.subscribe(TELEMETRY_INGESTED, export)

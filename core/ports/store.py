@@ -206,5 +206,11 @@ class Store(CatalogStore, InsightStore, SpanViewStore, ErasureStore, ChainStore,
     @abstractmethod
     def outbox_backlog(self) -> int: ...
 
+    def last_write_ns(self) -> int | None:
+        """When any process last committed a write to the store, where the adapter can tell at the cost of a
+        system call; None where it cannot. The local worker defers the analytics export while requests keep
+        writing (core.background_priority.defer_while_busy)."""
+        return None
+
     @abstractmethod
     def close(self) -> None: ...

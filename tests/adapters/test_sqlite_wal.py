@@ -121,3 +121,19 @@ def test_a_restart_never_holds_writers_behind_a_reader_unless_the_log_is_overdue
         checkpointer.close()
         reader.close()
         store.close()
+
+
+def test_the_last_write_time_moves_with_commits_only(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "observatory.db", checkpoint_in_process=False)
+    service = IngestService(store, PriceTable.load(), SpanFilter.from_env())
+    try:
+        service.ingest("acme", "traces", trace_request(5), "1")
+        first = store.last_write_ns()
+        assert first is not None
+        time.sleep(0.02)  # past the file system's clock tick
+        store.list_traces("acme", TraceQuery(limit=10))
+        assert store.last_write_ns() == first  # a read is no write
+        service.ingest("acme", "traces", trace_request(5), "2")
+        assert (store.last_write_ns() or 0) > first
+    finally:
+        store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 
@@ -42,3 +43,38 @@ def _where_a_new_thread_runs() -> tuple[str, int]:
     thread.start()
     thread.join()
     return out[0]
+
+
+class _Writes:
+    """A store's last write time: advancing on each of the first ``busy`` looks (requests still writing), then
+    still."""
+
+    def __init__(self, busy: int) -> None:
+        self.busy, self.looks = busy, 0
+
+    def __call__(self) -> int:
+        self.looks += 1
+        return time.time_ns() if self.looks <= self.busy else 1
+
+
+def test_the_export_waits_for_a_pause_in_the_writes(fresh: None) -> None:
+    background_priority.enable()
+    writes = _Writes(busy=4)
+    background_priority.defer_while_busy(writes, max_s=60, quiet_s=0.01)
+    assert writes.looks == 6  # four busy looks, then one still: two equal looks in a row are the pause
+
+
+def test_the_export_waits_no_longer_than_its_bound(fresh: None) -> None:
+    background_priority.enable()
+    writes = _Writes(busy=10**9)  # never pauses
+    background_priority.defer_while_busy(writes, max_s=0.2, quiet_s=0.01)
+    assert 2 < writes.looks < 10**9
+
+
+def test_the_export_does_not_wait_where_nothing_yields(fresh: None) -> None:
+    writes = _Writes(busy=10**9)
+    background_priority.defer_while_busy(writes, max_s=60)  # not enabled: the caller's own priority
+    background_priority.enable()
+    background_priority.defer_while_busy(writes, max_s=0)  # waiting switched off
+    background_priority.defer_while_busy(lambda: None, max_s=60)  # a store that cannot tell
+    assert writes.looks == 0

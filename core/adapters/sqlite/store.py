@@ -431,3 +431,11 @@ class SqliteStore(SqliteCatalog, SqliteInsights, SqliteSpanViews, SqliteErasure,
 
     def outbox_backlog(self) -> int:
         return int(self._reader().execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def last_write_ns(self) -> int | None:
+        # Every commit appends to the write-ahead log (checkpoints only read it), so its modification time is
+        # the last commit's, whichever process made it.
+        try:
+            return self.path.with_name(self.path.name + "-wal").stat().st_mtime_ns
+        except OSError:
+            return None
