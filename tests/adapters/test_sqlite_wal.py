@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -136,4 +137,38 @@ def test_the_last_write_time_moves_with_commits_only(tmp_path: Path) -> None:
         service.ingest("acme", "traces", trace_request(5), "2")
         assert (store.last_write_ns() or 0) > first
     finally:
+        store.close()
+
+
+def test_a_restart_flushes_the_log_before_taking_the_write_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """The flush of a second of unsynced commits happens while writers still commit, not while they queue."""
+    store = SqliteStore(tmp_path / "observatory.db", checkpoint_in_process=False)
+    service = IngestService(store, PriceTable.load(), SpanFilter.from_env())
+    steps: list[str] = []
+    lock = store._write_lock
+
+    class Recorded:
+        def __enter__(self) -> None:
+            steps.append("lock")
+            lock.__enter__()
+
+        def __exit__(self, *exc: object) -> None:
+            lock.__exit__(*exc)
+
+        def close(self) -> None:
+            lock.close()
+
+    def fsync(fd: int) -> None:
+        steps.append(f"fsync {Path(os.readlink(f'/proc/self/fd/{fd}')).name}")
+
+    checkpointer = store._connect()
+    try:
+        service.ingest("acme", "traces", trace_request(5), "1")
+        monkeypatch.setattr(base.os, "fsync", fsync)
+        monkeypatch.setattr(store, "_write_lock", Recorded())
+        store._restart_log(checkpointer, overdue=False)
+        assert steps == ["fsync observatory.db-wal", "fsync observatory.db", "lock"]
+    finally:
+        checkpointer.close()
         store.close()
