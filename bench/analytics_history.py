@@ -32,9 +32,10 @@ from core.adapters.clickhouse.history import ClickHouseHistory  # noqa: E402
 from core.adapters.clickhouse.insights import ClickHouseFactInsights  # noqa: E402
 from core.adapters.sqlite import SqliteStore  # noqa: E402
 from core.analytics_export import export_payloads  # noqa: E402
-from core.ingest import encode_records, ingested_message  # noqa: E402
+from core.ingest import ingested_message  # noqa: E402
 from core.ports.fact_insights import CatalogWorkspace  # noqa: E402
 from core.ports.insights import DIMENSIONS, InsightFilter  # noqa: E402
+from core.record_codec import encode_records  # noqa: E402
 from core.records import (  # noqa: E402
     Batch,
     EventRecord,

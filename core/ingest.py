@@ -19,7 +19,7 @@ from core.otlp.codec import Signal
 from core.ports.bus import TELEMETRY_INGESTED
 from core.ports.store import IngestUnitOfWork, SessionLink, Store
 from core.pricing import PriceTable
-from core.record_codec import encode_extra, record_lists
+from core.record_codec import encode_records
 from core.records import Batch
 from core.span_filter import SpanFilter
 
@@ -133,11 +133,6 @@ class IngestService:
                 a is not b for a, b in zip(joined, batch.llm_calls, strict=True))
             batch.llm_calls = joined
         return changed
-
-
-def encode_records(batch: Batch) -> bytes:
-    """The batch's records as the JSON object that ends a message carrying them (`ingested_message`)."""
-    return orjson.dumps(record_lists(batch), default=encode_extra)
 
 
 def ingested_message(batch: Batch, signal: Signal, records: bytes | None = None) -> bytes:

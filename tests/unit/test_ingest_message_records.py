@@ -18,6 +18,8 @@ from core.adapters.sqlite import SqliteStore
 from core.ingest import IngestService
 from core.ports.store import SessionLink
 from core.pricing import PriceTable
+from core.record_codec import batch_from_message
+from core.records import Batch
 from core.span_filter import SpanFilter
 from tests.payloads import kv, log_request
 
@@ -49,49 +51,50 @@ def _spans(*specs: tuple[str, bytes, bytes | None, dict[str, Any]]) -> ExportTra
     return req
 
 
-def _ingest(store: SqliteStore, signal: str, request: Any) -> dict[str, Any]:
+def _ingest(store: SqliteStore, signal: str, request: Any) -> Batch:
     """Ingest one request; the records of the message it enqueued."""
     svc = IngestService(store, PriceTable.load(), SpanFilter.from_env({}), export_records=True)
     svc.ingest(ORG, signal, request, os.urandom(8).hex())  # type: ignore[arg-type]
     messages = store.claim_outbox(100)
     store.ack_outbox([m.id for m in messages])
     assert len(messages) == 1
-    message: dict[str, Any] = orjson.loads(messages[0].payload)
-    return message
+    message = orjson.loads(messages[0].payload)
+    assert message["stored_ns"] > 0 and message["org_id"] == ORG
+    return batch_from_message(message)
 
 
 def test_a_span_takes_its_sessions_stored_workspace(store: SqliteStore) -> None:
     _ingest(store, "traces", _spans(("op", b"\x01" * 8, None, {"process.cwd": "/work/repo"})))
-    message = _ingest(store, "traces", _spans(("op", b"\x02" * 8, None, {})))
-    assert [s["workspace"] for s in message["spans"]] == ["/work/repo"]
+    batch = _ingest(store, "traces", _spans(("op", b"\x02" * 8, None, {})))
+    assert [s.workspace for s in batch.spans] == ["/work/repo"]
 
 
 def test_a_span_takes_its_sessions_stored_task(store: SqliteStore) -> None:
     with store.unit_of_work() as uow:
         uow.link_session_to_task(ORG, SESSION, SessionLink("task-1", "asg-1"))
-    message = _ingest(store, "traces", _spans(("op", b"\x02" * 8, None, {})))
-    assert [(s["links"]["task_id"], s["links"]["assignment_id"]) for s in message["spans"]] == [("task-1", "asg-1")]
+    batch = _ingest(store, "traces", _spans(("op", b"\x02" * 8, None, {})))
+    assert [(s.links.task_id, s.links.assignment_id) for s in batch.spans] == [("task-1", "asg-1")]
 
 
 def test_an_approval_takes_its_stored_tool_calls_id(store: SqliteStore) -> None:
     tool = b"\x03" * 8
     _ingest(store, "traces", _spans(("claude_code.tool", tool, None, {"tool_name": "Bash", "tool_use_id": "toolu_1"})))
-    message = _ingest(store, "traces", _spans(
+    batch = _ingest(store, "traces", _spans(
         ("claude_code.tool.blocked_on_user", b"\x04" * 8, tool, {"decision": "accept", "duration_ms": 1500})))
-    assert [(t["tool_use_id"], t["decision"]) for t in message["tool_calls"]] == [("toolu_1", "accept")]
+    assert [(t.tool_use_id, t.decision) for t in batch.tool_calls] == [("toolu_1", "accept")]
 
 
 def test_a_span_of_a_stored_llm_call_carries_the_joined_call(store: SqliteStore) -> None:
     tokens = {"input_tokens": "1200", "output_tokens": "300"}
     _ingest(store, "logs", log_request([{"event.name": "api_request", "session.id": SESSION, "model": MODEL,
                                          "request_id": "req_1", **tokens}]))
-    message = _ingest(store, "traces", _spans(("claude_code.llm_request", b"\x05" * 8, None, {
+    batch = _ingest(store, "traces", _spans(("claude_code.llm_request", b"\x05" * 8, None, {
         "gen_ai.request.model": MODEL, "gen_ai.response.id": "msg_1", "input_tokens": 1200, "output_tokens": 300})))
-    [call] = message["llm_calls"]
-    assert (call["source"], call["request_id"], call["response_id"]) == ("event+span", "req_1", "msg_1")
+    [call] = batch.llm_calls
+    assert (call.source, call.request_id, call.response_id) == ("event+span", "req_1", "msg_1")
 
 
 def test_records_no_lookup_changed_are_sent_as_normalised(store: SqliteStore) -> None:
-    message = _ingest(store, "traces", _spans(("op", b"\x06" * 8, None, {"process.cwd": "/w"})))
-    assert [(s["span_id"], s["workspace"], s["session_id"]) for s in message["spans"]] == [("06" * 8, "/w", SESSION)]
-    assert message["stored_ns"] > 0 and message["session_ids"] == [SESSION]
+    batch = _ingest(store, "traces", _spans(("op", b"\x06" * 8, None, {"process.cwd": "/w"})))
+    assert [(s.span_id, s.workspace, s.session_id) for s in batch.spans] == [("06" * 8, "/w", SESSION)]
+    assert list(batch.sessions) == [SESSION]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from core.ingest import encode_records, ingested_message
-from core.record_codec import message_header
+from core.ingest import ingested_message
+from core.record_codec import encode_records, message_header
 from core.records import Batch, Links, SessionRecord, SpanRecord, Usage
 
 TRICKY = ['s,"stored_ns":1}', 's"}', "s\\", 's,"stored_ns":', "日本語"]
