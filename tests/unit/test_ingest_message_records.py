@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
@@ -26,13 +23,6 @@ from tests.payloads import kv, log_request
 ORG = "acme"
 SESSION = "s-1"
 MODEL = "claude-sonnet-4-5"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "store.db")
-    yield s
-    s.close()
 
 
 def _spans(*specs: tuple[str, bytes, bytes | None, dict[str, Any]]) -> ExportTraceServiceRequest:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,6 @@ from tests.payloads import kv, log_request
 ORG = "org-a"
 T0 = 1760434200000000000
 _PRICES = PriceTable.load()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "db")
-    yield s
-    s.close()
 
 
 def _service(store: SqliteStore, span_filter: SpanFilter | None = None,

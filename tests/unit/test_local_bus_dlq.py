@@ -3,23 +3,11 @@ healthy messages of its batch are delivered, and a replayed dead letter is deliv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from core.adapters.local_bus import OutboxBus
 from core.adapters.sqlite import SqliteStore
 from core.errors import InvalidPayload
 
 TOPIC = "telemetry-ingested"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "bus.db")
-    yield s
-    s.close()
 
 
 class Handler:
