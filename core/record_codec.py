@@ -93,14 +93,14 @@ def _field_names(cls: type[Any]) -> tuple[str, ...]:
     return names
 
 
-def _build(cls: type[Any], data: Any, nested: dict[str, type[Any]], sent: dict[str, Any]) -> Any:
+def _build(cls: type[Any], data: Any, nested: dict[str, type[Any]], sent: dict[str, tuple[Any, ...]]) -> Any:
     """A record from its field values (under the names ``sent`` gives its type) or from an object."""
     names = _field_names(cls)
     if isinstance(data, list):
         sent_names = sent.get(cls.__name__)
-        if not isinstance(sent_names, list) or len(sent_names) != len(data):
+        if sent_names is None or len(sent_names) != len(data):
             raise InvalidPayload(f"a {cls.__name__} row does not match the message's field names")
-        if tuple(sent_names) != names:  # written by a version with other fields: matched by name
+        if sent_names != names:  # written by a version with other fields: matched by name
             data = dict(zip(sent_names, data, strict=True))
     elif not isinstance(data, dict):
         raise InvalidPayload(f"a {cls.__name__} must be a JSON list or object")
@@ -126,8 +126,9 @@ def batch_from_message(message: dict[str, Any]) -> Batch:
     org_id = message.get("org_id")
     if not isinstance(org_id, str):
         raise InvalidPayload("message has no org_id")
-    sent = message.get("record_fields")
-    sent = sent if isinstance(sent, dict) else {}
+    fields_sent = message.get("record_fields")
+    sent = {k: tuple(v) for k, v in fields_sent.items()
+            if isinstance(v, list) and all(isinstance(n, str) for n in v)} if isinstance(fields_sent, dict) else {}
     usage_links = {"usage": Usage, "links": Links}
     batch = Batch(org_id=org_id)
     batch.spans = [_build(SpanRecord, d, usage_links, sent) for d in message.get("spans") or ()]
