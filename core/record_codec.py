@@ -45,8 +45,9 @@ def encode_extra(value: object) -> object:
 
 _RECORD_TYPES = (SpanRecord, EventRecord, LlmCallRecord, ToolCallRecord, MetricPointRecord, SessionRecord, Usage,
                  Links)
-_VALUES: dict[type, attrgetter[Any]] = {cls: attrgetter(*(f.name for f in fields(cls))) for cls in _RECORD_TYPES}
-_RECORD_FIELDS = {cls.__name__: [f.name for f in fields(cls)] for cls in _RECORD_TYPES}
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {cls: tuple(f.name for f in fields(cls)) for cls in _RECORD_TYPES}
+_VALUES: dict[type, attrgetter[Any]] = {cls: attrgetter(*names) for cls, names in _FIELD_NAMES.items()}
+_RECORD_FIELDS = {cls.__name__: list(names) for cls, names in _FIELD_NAMES.items()}
 
 
 def _as_row(value: object) -> object:
@@ -83,19 +84,9 @@ def record_lists(batch: Batch) -> dict[str, list[Any]]:
             "metric_points": batch.metric_points, "session_records": list(batch.sessions.values())}
 
 
-_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
-
-
-def _field_names(cls: type[Any]) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
-    return names
-
-
 def _build(cls: type[Any], data: Any, nested: dict[str, type[Any]], sent: dict[str, tuple[Any, ...]]) -> Any:
     """A record from its field values (under the names ``sent`` gives its type) or from an object."""
-    names = _field_names(cls)
+    names = _FIELD_NAMES[cls]
     if isinstance(data, list):
         sent_names = sent.get(cls.__name__)
         if sent_names is None or len(sent_names) != len(data):
