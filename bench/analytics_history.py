@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from core.adapters.clickhouse import history_schema  # noqa: E402
 from core.adapters.clickhouse.analytics import ClickHouseAnalytics  # noqa: E402
 from core.adapters.clickhouse.connection import AnalyticsConnection  # noqa: E402
-from core.adapters.clickhouse.history import ClickHouseHistory  # noqa: E402
+from core.adapters.clickhouse.history import ClickHouseHistory, column_values, history_columns  # noqa: E402
 from core.adapters.clickhouse.insights import ClickHouseFactInsights  # noqa: E402
 from core.adapters.sqlite import SqliteStore  # noqa: E402
 from core.analytics_export import export_payloads  # noqa: E402
@@ -192,8 +192,38 @@ def worker_rate(tmp: str, total: int, anchor: int) -> None:
     store.close()
 
 
-def load(history: ClickHouseHistory, total: int, batch_rows: int, anchor: int) -> None:
-    """Generate and export the history; print the insert rate."""
+def floor_rate(conn: AnalyticsConnection, total: int, batch_rows: int, anchor: int) -> float:
+    """Baseline: the same kind of span and event rows (their columns and wire types as the export sends them) into
+    plain MergeTree tables without skip indexes, versions, deduplication or derived tables, through the same
+    client, one insert per table per batch. What this engine and client take on this machine at this moment: the
+    insert rate's ceiling, measured in the same run."""
+    db = "bench_floor"
+    conn.client.command(f"CREATE DATABASE IF NOT EXISTS {db}")
+    tables = (("spans", history_columns(SpanRecord), "spans"), ("events", history_columns(EventRecord), "events"))
+    for name, columns, _ in tables:
+        ddl = ", ".join(f"{column} {wire}" for column, wire, _ in columns)
+        conn.client.command(f"CREATE TABLE {db}.{name} (org_id LowCardinality(String), {ddl}) "
+                            "ENGINE = MergeTree ORDER BY tuple()")
+    rows, spent = 0, 0.0
+    for batch, n, _ in generate(total, batch_rows, anchor, seed=3):
+        started = time.perf_counter()
+        for name, columns, attr in tables:
+            records = getattr(batch, attr)
+            conn.client.insert(f"{db}.{name}", [[ORG] * len(records), *column_values(records, columns)],
+                               column_names=["org_id", *(c[0] for c in columns)],
+                               column_type_names=["LowCardinality(String)", *(c[1] for c in columns)],
+                               column_oriented=True)
+        spent += time.perf_counter() - started
+        rows += n
+    conn.client.command(f"DROP DATABASE {db}")
+    rate = rows / spent
+    print(f"baseline (engine and client floor): {rows:,} span/event rows into plain MergeTree tables (no indexes, "
+          f"versions, deduplication or derived tables), one thread: {rate:,.0f} rows/s")
+    return rate
+
+
+def load(history: ClickHouseHistory, total: int, batch_rows: int, anchor: int, floor: float | None = None) -> None:
+    """Generate and export the history; print the insert rate (and its ratio to the floor, when measured)."""
     print(f"generating and exporting {total:,} span/event rows in batches of {batch_rows:,} ...")
     export_s = gen_s = cpu_s = 0.0
     rows = other = batches = 0
@@ -215,6 +245,9 @@ def load(history: ClickHouseHistory, total: int, batch_rows: int, anchor: int) -
     rate = rows / export_s
     print(f"insert rate: {rate:,.0f} span/event rows/s ({(rows + other) / export_s:,.0f} rows/s all tables); "
           f"target >= {TARGET_ROWS_S:,}: {'PASS' if rate >= TARGET_ROWS_S else 'FAIL'}")
+    if floor:
+        print(f"insert rate / baseline floor: {rate / floor:.2f} (the target is {TARGET_ROWS_S / floor:.2f} of the "
+              "floor on this machine now)")
     print(f"process CPU per span/event row: {cpu_s / rows * 1e6:.1f} us (client encoding, engine inserts and "
           f"background merges; {cpu_s / export_s:.2f} cores busy on average)")
 
@@ -234,6 +267,8 @@ def main() -> None:
     parser.add_argument("--dir", help="chdb data directory (default: a temporary one, removed afterwards)")
     parser.add_argument("--worker-rows", type=int, default=1_000_000,
                         help="span/event rows delivered to the export worker as bus messages (0: skip)")
+    parser.add_argument("--floor-rows", type=int, default=1_000_000,
+                        help="span/event rows of the baseline into plain tables (0: skip)")
     parser.add_argument("--reads-only", action="store_true",
                         help="time the reads on the history a previous run left in --dir (no load)")
     args = parser.parse_args()
@@ -250,7 +285,9 @@ def main() -> None:
         Path(tmp, "anchor").write_text(str(anchor))  # a kept --dir can be read again with the same window
         history = ClickHouseHistory(conn)
         if not args.reads_only:
-            load(history, total, args.batch_rows, anchor)
+            floor = (floor_rate(conn, min(total, args.floor_rows), args.batch_rows, anchor) if args.floor_rows
+                     else None)
+            load(history, total, args.batch_rows, anchor, floor)
         started = time.perf_counter()
         settled = history.settle_slots(ORG)
         print(f"settled {settled:,} slot sums left dirty by the load in {time.perf_counter() - started:.1f} s; "
