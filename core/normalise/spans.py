@@ -45,18 +45,18 @@ def normalise_spans(
         batch.tool_calls.append(rec)
 
 
-def _invalid_reason(span: Span) -> str | None:
-    if len(span.trace_id) != 16 or span.trace_id == _ZERO_TRACE:
+def _invalid_reason(trace: bytes, span_id: bytes, parent: bytes, start: int, end: int) -> str | None:
+    if len(trace) != 16 or trace == _ZERO_TRACE:
         return "invalid trace_id"
-    if len(span.span_id) != 8 or span.span_id == _ZERO_SPAN:
+    if len(span_id) != 8 or span_id == _ZERO_SPAN:
         return "invalid span_id"
-    if span.parent_span_id and len(span.parent_span_id) != 8:
+    if parent and len(parent) != 8:
         return "invalid parent_span_id"
-    if not span.start_time_unix_nano:
+    if not start:
         return "missing start_time"
-    if not valid_ns(span.start_time_unix_nano) or span.end_time_unix_nano >= TIME_LIMIT_NS:
+    if not valid_ns(start) or end >= TIME_LIMIT_NS:
         return "time out of range"
-    if span.end_time_unix_nano and span.end_time_unix_nano < span.start_time_unix_nano:
+    if end and end < start:
         return "end_time before start_time"
     return None
 
@@ -70,7 +70,10 @@ def _normalise_one(
     tool_by_span: dict[str, str],
     blocked: list[tuple[str, ToolCallRecord]],
 ) -> None:
-    reason = _invalid_reason(span)
+    # Each read of a protobuf field builds a new Python object: every field is read once.
+    trace_b, span_b, parent_b = span.trace_id, span.span_id, span.parent_span_id
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    reason = _invalid_reason(trace_b, span_b, parent_b, start, end)
     if reason:
         batch.reject(reason)
         return
@@ -80,21 +83,23 @@ def _normalise_one(
         return
     attrs = attrs_dict(span.attributes)
     mask_content(attrs, batch.redactions)
-    trace_id = span.trace_id.hex()
-    span_id = span.span_id.hex()
-    parent = span.parent_span_id.hex() or None
-    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    trace_id = trace_b.hex()
+    span_id = span_b.hex()
+    parent = parent_b.hex() or None
     session_id = to_str(first(attrs, ("session.id", "gen_ai.conversation.id"))) or ctx.session_id
     usage = price(span_usage(attrs), prices)
-    status = _STATUSES[span.status.code] if span.status.code < 3 else "unset"
+    span_status = span.status
+    code = span_status.code
+    kind = span.kind
+    status = _STATUSES[code] if code < 3 else "unset"
     record = SpanRecord(
         trace_id=trace_id,
         span_id=span_id,
         parent_span_id=parent,
         name=name,
-        kind=_KINDS[span.kind] if span.kind < 6 else "internal",
+        kind=_KINDS[kind] if kind < 6 else "internal",
         status=status,
-        status_message=span.status.message or None,
+        status_message=span_status.message or None,
         start_ns=start,
         end_ns=end,
         session_id=session_id,
