@@ -43,12 +43,17 @@ def attrs_dict(kvs: Iterable[KeyValue]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kv in kvs:
         v = kv.value
+        # This runs ~20 times per span. Most attributes are non-empty strings (Claude Code sends even its numbers
+        # as strings): one read settles those; an empty one (unset, or set to "") asks which kind it holds.
+        text = v.string_value
+        if text:
+            out[kv.key] = text
+            continue
         kind = v.WhichOneof("value")
-        # Inline the two kinds nearly every attribute has: this runs ~20 times per span.
-        if kind == "string_value":
-            out[kv.key] = v.string_value
-        elif kind == "int_value":
+        if kind == "int_value":
             out[kv.key] = v.int_value
+        elif kind == "string_value":
+            out[kv.key] = text
         else:
             out[kv.key] = any_value(v)
     return out
