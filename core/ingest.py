@@ -20,7 +20,7 @@ from core.ports.bus import TELEMETRY_INGESTED
 from core.ports.store import IngestUnitOfWork, SessionLink, Store
 from core.pricing import PriceTable
 from core.record_codec import encode_records
-from core.records import Batch
+from core.records import Batch, merged_tool_calls
 from core.span_filter import SpanFilter
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,9 @@ class IngestService:
         Every write path of telemetry (OTLP, legacy JSON) goes through here."""
         accepted = len(batch.spans) + len(batch.events) + len(batch.metric_points)
         if accepted or batch.reject_reasons:
+            # A tool call reported twice in one batch (its span and its approval wait, say) is written once: the
+            # same row as two upserts in a row would leave, without the second rewriting it and its indexes.
+            batch.tool_calls = merged_tool_calls(batch.tool_calls)
             # The records are encoded before the write lock every ingest request waits on (about a tenth of the
             # time it was held), and again under it only when the lookups there changed one of them.
             records = encode_records(batch) if self._export_records else None

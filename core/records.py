@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 # Token rule for every record: ``tokens_in`` EXCLUDES cache reads and cache writes, which have their own
 # fields (Anthropic's raw meaning). Sources whose input count includes cache (GenAI semconv, Gemini,
@@ -129,6 +129,30 @@ class ToolCallRecord:
     tool_result: str | None = None
     trace_id: str | None = None
     span_id: str | None = None
+
+
+def merged_tool_calls(tools: list[ToolCallRecord]) -> list[ToolCallRecord]:
+    """One record per tool id, merged as the stores' upserts would merge them in order: a later present field
+    wins, the earliest time is kept (the start). The records given are not changed."""
+    if len({t.tool_use_id for t in tools}) == len(tools):
+        return tools
+    out: dict[str, ToolCallRecord] = {}
+    for t in tools:
+        seen = out.get(t.tool_use_id)
+        if seen is None:
+            out[t.tool_use_id] = replace(t)
+            continue
+        for f in _TOOL_FIELDS:
+            value = getattr(t, f)
+            if f == "time_ns":
+                if value is not None and (seen.time_ns is None or value < seen.time_ns):
+                    seen.time_ns = value
+            elif value is not None:
+                setattr(seen, f, value)
+    return list(out.values())
+
+
+_TOOL_FIELDS = tuple(f.name for f in fields(ToolCallRecord) if f.name != "tool_use_id")
 
 
 @dataclass(slots=True)

@@ -88,3 +88,17 @@ def test_records_no_lookup_changed_are_sent_as_normalised(store: SqliteStore) ->
     batch = _ingest(store, "traces", _spans(("op", b"\x06" * 8, None, {"process.cwd": "/w"})))
     assert [(s.span_id, s.workspace, s.session_id) for s in batch.spans] == [("06" * 8, "/w", SESSION)]
     assert list(batch.sessions) == [SESSION]
+
+
+def test_a_tool_call_reported_twice_in_a_batch_is_one_record_as_stored(store: SqliteStore) -> None:
+    """The tool span and its approval wait in one request: one record (the Store's row), written once."""
+    tool = b"\x07" * 8
+    batch = _ingest(store, "traces", _spans(
+        ("claude_code.tool", tool, None, {"tool_name": "Bash", "tool_use_id": "toolu_7", "success": "true"}),
+        ("claude_code.tool.blocked_on_user", b"\x08" * 8, tool, {"decision": "accept", "duration_ms": 1500})))
+    [call] = batch.tool_calls
+    assert (call.tool_use_id, call.tool_name, call.success, call.decision, call.approval_wait_ms) == (
+        "toolu_7", "Bash", True, "accept", 1500.0)
+    stored = store.session_tool_calls(ORG, SESSION)
+    assert [(t.tool_use_id, t.tool_name, t.decision, t.approval_wait_ms) for t in stored] == [
+        ("toolu_7", "Bash", "accept", 1500.0)]

@@ -7,7 +7,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
@@ -20,10 +20,9 @@ from core.normalise.linking import EXECUTE_SPAN_NAMES
 from core.normalise.spans import tool_placeholder_id
 from core.ports.fact_insights import SessionRollupRow, TelemetryHistory
 from core.ports.insights import API_ERROR_EVENTS
-from core.records import Batch, EventRecord, LlmCallRecord, SpanRecord, ToolCallRecord, Usage
+from core.records import Batch, EventRecord, LlmCallRecord, SpanRecord, ToolCallRecord, Usage, merged_tool_calls
 
 _PLACEHOLDER = "span:"
-_TOOL_RECORD_FIELDS = tuple(f.name for f in fields(ToolCallRecord) if f.name != "tool_use_id")
 
 # A column: (name, wire type, the record's attribute path or a function of the record). Paths are read with
 # attrgetter, one C-level pass per column; a nested path's parents ("usage", "links") are read once per batch.
@@ -228,8 +227,7 @@ class ClickHouseHistory(TelemetryHistory):
 
     def _tools(self, org_id: str, tools: Sequence[ToolCallRecord], version: int) -> None:
         """Writes the tool calls (placeholders adopted and retired included)."""
-        if len({t.tool_use_id for t in tools}) != len(tools):
-            tools = _merged_tools(tools)
+        tools = merged_tool_calls(list(tools))
         extra = self._adoptions(org_id, tools, version)
         moved = {row["tool_use_id"] for row in extra if row.get("deleted")}
         if moved:  # a placeholder moved to its real id is not written under its own key
@@ -527,25 +525,6 @@ def _near(records: Sequence[LlmCallRecord] | Sequence[ToolCallRecord], version: 
     if len(times) < len(records):
         spans.append((version - slack, version + 1))
     return Ranges.of(*spans).widened(slack)
-
-
-def _merged_tools(tools: Sequence[ToolCallRecord]) -> list[ToolCallRecord]:
-    """One record per tool id, merged like the Store's upserts in batch order: a later present field wins, the
-    earliest time is kept."""
-    out: dict[str, ToolCallRecord] = {}
-    for t in tools:
-        seen = out.get(t.tool_use_id)
-        if seen is None:
-            out[t.tool_use_id] = replace(t)
-            continue
-        for f in _TOOL_RECORD_FIELDS:
-            value = getattr(t, f)
-            if f == "time_ns":
-                if value is not None and (seen.time_ns is None or value < seen.time_ns):
-                    seen.time_ns = value
-            elif value is not None:
-                setattr(seen, f, value)
-    return list(out.values())
 
 
 def _session_links(spans: Sequence[SpanRecord]) -> dict[str, str]:
