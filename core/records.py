@@ -137,11 +137,15 @@ def merged_tool_calls(tools: list[ToolCallRecord]) -> list[ToolCallRecord]:
     if len({t.tool_use_id for t in tools}) == len(tools):
         return tools
     out: dict[str, ToolCallRecord] = {}
+    copied: set[str] = set()
     for t in tools:
         seen = out.get(t.tool_use_id)
         if seen is None:
-            out[t.tool_use_id] = replace(t)
+            out[t.tool_use_id] = t
             continue
+        if t.tool_use_id not in copied:  # copied only once a second report arrives: most ids come once
+            copied.add(t.tool_use_id)
+            seen = out[t.tool_use_id] = replace(seen)
         for f in _TOOL_FIELDS:
             value = getattr(t, f)
             if f == "time_ns":

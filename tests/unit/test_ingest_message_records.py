@@ -16,7 +16,7 @@ from core.ingest import IngestService
 from core.ports.store import SessionLink
 from core.pricing import PriceTable
 from core.record_codec import batch_from_message
-from core.records import Batch
+from core.records import Batch, ToolCallRecord, merged_tool_calls
 from core.span_filter import SpanFilter
 from tests.payloads import kv, log_request
 
@@ -102,3 +102,13 @@ def test_a_tool_call_reported_twice_in_a_batch_is_one_record_as_stored(store: Sq
     stored = store.session_tool_calls(ORG, SESSION)
     assert [(t.tool_use_id, t.tool_name, t.decision, t.approval_wait_ms) for t in stored] == [
         ("toolu_7", "Bash", "accept", 1500.0)]
+
+
+def test_merging_tool_calls_leaves_the_records_given_as_they_were() -> None:
+    first = ToolCallRecord("toolu_9", SESSION, tool_name="Read", time_ns=20)
+    second = ToolCallRecord("toolu_9", None, decision="accept", time_ns=10)
+    alone = ToolCallRecord("toolu_10", SESSION)
+    merged = merged_tool_calls([first, second, alone])
+    assert [(t.tool_use_id, t.session_id, t.tool_name, t.decision, t.time_ns) for t in merged] == [
+        ("toolu_9", SESSION, "Read", "accept", 10), ("toolu_10", SESSION, None, None, None)]
+    assert (first.decision, first.time_ns, second.tool_name) == (None, 20, None)
