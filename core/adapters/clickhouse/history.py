@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -186,27 +186,35 @@ class ClickHouseHistory(TelemetryHistory):
         # An adopted placeholder's row carries version - 1.
         versions = (version - 1, version + max(len(batch.spans), len(batch.llm_calls)))
 
-        def marked(family: slot_sums.Family, near: Callable[[], Ranges], write: Callable[[], None]
-                   ) -> Callable[[], None]:
-            """The write, then the marks of the slots it touched (found from its landed rows), on the same thread:
-            one table's marks are looked up while the others are still being written."""
+        def then(write: Callable[[], None], mark: Callable[[], None]) -> Callable[[], None]:
+            """The write, then the marks of the slots it touched, on the same thread: one table's marks are written
+            while the others are still being written."""
             def run() -> None:
                 write()
-                self._slots.written(org_id, versions, family, near())
+                mark()
             return run
+
+        def landed(family: slot_sums.Family, near: Callable[[], Ranges]) -> Callable[[], None]:
+            return lambda: self._slots.written(org_id, versions, family, near())
+
+        def of_records(family: slot_sums.Family, times: Callable[[], Iterable[int]]) -> Callable[[], None]:
+            # A fact's slot is that of its own time: the records name them (a record an erasure kept from landing
+            # only marks a slot needlessly, which is recomputed, never wrong), with no lookup in the engine.
+            return lambda: self._slots.mark(org_id, {family: {slot_sums.slot_of(t) for t in times()}})
 
         writes: list[Callable[[], None]] = []
         if batch.spans:
-            writes.append(marked(slot_sums.SPANS, lambda: _span(batch.spans, "start_ns"), lambda: self._insert(
-                org_id, schema.SPANS, _SPAN_COLUMNS, batch.spans, version, repeats="span_id")))
+            writes.append(then(lambda: self._insert(org_id, schema.SPANS, _SPAN_COLUMNS, batch.spans, version,
+                                                    repeats="span_id"),
+                               of_records(slot_sums.SPANS, lambda: map(attrgetter("start_ns"), batch.spans))))
         if batch.events:
-            writes.append(marked(
-                slot_sums.ERRORS, lambda: _span([e for e in batch.events if e.name in API_ERROR_EVENTS], "time_ns"),
-                lambda: self._insert(org_id, schema.EVENTS, _EVENT_COLUMNS, batch.events, version)))
+            writes.append(then(lambda: self._insert(org_id, schema.EVENTS, _EVENT_COLUMNS, batch.events, version),
+                               of_records(slot_sums.ERRORS, lambda: (e.time_ns for e in batch.events
+                                                                    if e.name in API_ERROR_EVENTS))))
         if batch.llm_calls:
-            writes.append(marked(slot_sums.CALLS, lambda: _near(batch.llm_calls, version, schema.SLACK_NS),
-                                 lambda: self._insert(org_id, schema.LLM_CALLS, _CALL_COLUMNS, batch.llm_calls, version,
-                                                      repeats="call_key")))
+            writes.append(then(lambda: self._insert(org_id, schema.LLM_CALLS, _CALL_COLUMNS, batch.llm_calls, version,
+                                                    repeats="call_key"),
+                               landed(slot_sums.CALLS, lambda: _near(batch.llm_calls, version, schema.SLACK_NS))))
         if batch.metric_points:
             writes.append(lambda: self._insert(org_id, schema.METRIC_POINTS, _POINT_COLUMNS, batch.metric_points,
                                                version))
@@ -216,8 +224,8 @@ class ClickHouseHistory(TelemetryHistory):
             writes.append(lambda: self._insert(org_id, schema.SESSION_WRITES, (*_SESSION_COLUMNS, link),
                                                list(batch.sessions.values()), version))
         if batch.tool_calls:
-            writes.append(marked(slot_sums.TOOLS, lambda: _near(batch.tool_calls, version, schema.SLACK_NS),
-                                 lambda: self._tools(org_id, batch.tool_calls, version)))
+            writes.append(then(lambda: self._tools(org_id, batch.tool_calls, version),
+                               landed(slot_sums.TOOLS, lambda: _near(batch.tool_calls, version, schema.SLACK_NS))))
         _POOL.run(writes)
         self._slots.sweep_if_due(org_id)
 
@@ -507,14 +515,6 @@ def _tuple_type(columns: Sequence[str]) -> str:
 class _Erasure:
     session_id: str
     ns: int
-
-
-def _span(records: Sequence[Any], column: str) -> Ranges:
-    """The range of the records' times (none without records)."""
-    if not records:
-        return Ranges(())
-    times = list(map(attrgetter(column), records))
-    return Ranges.of((min(times), max(times) + 1))
 
 
 def _near(records: Sequence[LlmCallRecord] | Sequence[ToolCallRecord], version: int, slack: int) -> Ranges:

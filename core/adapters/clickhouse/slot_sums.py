@@ -264,11 +264,9 @@ def source(db: str, family: Family, lo: int, hi: int, slotted: bool, dirty: Iter
     return f"{sums} UNION ALL {family.records(db, True, rest, True)}"
 
 
-# Where an export's rows of each family land, for `SlotSums.written`: (table, time column of the slot, time column
-# the rows are bounded by, the key whose every version counts (None: only the rows written), a further condition).
-_LANDED: dict[Family, tuple[str, str, str, str | None, str]] = {
-    SPANS: (schema.SPANS, "start_ns", "start_ns", None, ""),
-    ERRORS: (schema.EVENTS, "time_ns", "time_ns", None, f" AND name IN ({_API_ERRORS})"),
+# Where the versions of an export's calls land, for `SlotSums.written`: (table, time column of the slot, time column
+# the rows are bounded by, the key whose every version counts, a further condition).
+_LANDED: dict[Family, tuple[str, str, str, str, str]] = {
     CALLS: (schema.CALL_TIMES, "at_ns", "at_ns", "call_key", ""),
     TOOLS: (schema.TOOL_TIMES, "time_ns", "at_ns", "tool_use_id", " AND time_ns IS NOT NULL"),
 }
@@ -301,33 +299,36 @@ class SlotSums:
                          f"AND ({where}) AND {time} IS NOT NULL", {**params, "org": org_id}, read=True)
         return {int(r[0]) for r in rows}
 
-    def touched(self, org_id: str, touched: dict[Family, set[int]], force: bool = False) -> None:
-        """Mark the slots a write touched; then sweep if due (``sweep_if_due``)."""
+    def mark(self, org_id: str, touched: dict[Family, set[int]]) -> None:
+        """Mark the slots a write touched (the caller sweeps)."""
         marks = [(f.name, s) for f, slots in touched.items() for s in sorted(slots)]
         if marks:
             self._run(f"INSERT INTO {self._db}.{schema.SLOT_MARKS} (org_id, family, slot_ns, marked_ns) "
                       f"SELECT {{org:String}}, m.1, m.2, {_NOW} FROM (SELECT arrayJoin({{marks:Array(Tuple(String, "
                       "Int64))}) AS m)", {"org": org_id, "marks": marks})
+
+    def touched(self, org_id: str, touched: dict[Family, set[int]], force: bool = False) -> None:
+        """Mark the slots a write touched; then sweep if due (``sweep_if_due``)."""
+        self.mark(org_id, touched)
         self.sweep_if_due(org_id, force)
 
     def written(self, org_id: str, versions: tuple[int, int], family: Family, near: Ranges) -> None:
-        """Mark the slots of ``family`` an export wrote, found from the rows it landed (those of ``versions``, the
-        inclusive range its rows carry) rather than from its records: spans and API errors, the slots of their
-        times; LLM calls and tool calls, the slots of every stored version or timed sighting of the keys it wrote,
-        old and new. ``near`` bounds where the rows lie (the records' times, widened by the slack for calls and tool
-        calls). One statement, no key list through the client: an export of thousands of calls spent more on
-        sending their keys than on the lookup. Another export under the same version only adds slots: a slot
-        marked needlessly is recomputed, never wrong. The caller sweeps (``sweep_if_due``)."""
+        """Mark the slots of LLM calls or tool calls an export wrote: those of every stored version or timed
+        sighting of the keys it wrote, old and new (a rewritten call leaves the slot it was counted in), found from
+        the rows it landed (those of ``versions``, the inclusive range its rows carry). ``near`` bounds where the
+        rows lie (the records' times, widened by the slack). One statement, no key list through the client: an
+        export of thousands of calls spent more on sending their keys than on the lookup. Another export under the
+        same version only adds slots: a slot marked needlessly is recomputed, never wrong. The caller sweeps
+        (``sweep_if_due``). Spans and API errors are marked from their records' own times (`mark`)."""
         if not near.spans:
             return
         table, slot, near_column, key, condition = _LANDED[family]
         within = f"org_id = {{org:String}} AND {near.sql(near_column)}"
         mine = f"{within} AND version >= {int(versions[0])} AND version <= {int(versions[1])}"
-        rows = (f"{mine}{condition}" if key is None else
-                f"{within}{condition} AND {key} IN (SELECT {key} FROM {self._db}.{table} WHERE {mine})")
         self._run(f"INSERT INTO {self._db}.{schema.SLOT_MARKS} (org_id, family, slot_ns, marked_ns) "
                   f"SELECT DISTINCT {{org:String}}, '{family.name}', {slot_sql(slot)}, {_NOW} "
-                  f"FROM {self._db}.{table} WHERE {rows}", {"org": org_id})
+                  f"FROM {self._db}.{table} WHERE {within}{condition} "
+                  f"AND {key} IN (SELECT {key} FROM {self._db}.{table} WHERE {mine})", {"org": org_id})
 
     def sweep_if_due(self, org_id: str, force: bool = False) -> None:
         """Sweep the org's dirty slots if ``force`` or if this process has not swept them for REFRESH_NS (a stream
