@@ -124,3 +124,27 @@ def test_the_upgrade_computes_the_sums_of_rows_already_stored(history: ClickHous
     for org in ("acme", "globex"):
         same_as_records(conn, org)
     assert ClickHouseFactInsights(conn).insight_totals("acme", WINDOW, []).calls.calls == 2
+
+
+def test_the_upgrade_records_the_recomputes_already_made_beside_the_marks(history: ClickHouseHistory,
+                                                                         conn: AnalyticsConnection) -> None:
+    history.export("acme", batch(), version_ns=T)
+    db, slot = conn.database, slot_sums.slot_of(T)
+    # As before migration 106: no views copying recomputes into the marks, and a slot's only mark older than its
+    # sums (the write they saw).
+    for family in slot_sums.FAMILIES:
+        conn.client.command(f"DROP VIEW {db}.{family.table}_computed")
+    conn.client.command(f"TRUNCATE TABLE {db}.{schema.SLOT_MARKS}")
+    conn.client.command(f"INSERT INTO {db}.{schema.SLOT_MARKS} (org_id, family, slot_ns, marked_ns) "
+                        f"VALUES ('acme', 'calls', {slot}, 1)")
+    conn.client.command(f"DELETE FROM {db}.schema_version WHERE version = 106")
+    assert slot_sums.SlotSums(conn).dirty("acme") == {"calls": [slot]}  # the recompute is not seen yet
+    ClickHouseHistory(conn)
+    assert slot_sums.SlotSums(conn).dirty("acme") == {}
+    same_as_records(conn)
+    # Later recomputes land beside the marks again: a write dirties the slot, a sweep cleans it.
+    sums = slot_sums.SlotSums(conn)
+    sums.mark("acme", {slot_sums.CALLS: {slot}})
+    assert sums.dirty("acme") == {"calls": [slot]}
+    assert sums.settle("acme") == 1
+    assert sums.dirty("acme") == {}

@@ -173,7 +173,8 @@ class ClickHouseHistory(TelemetryHistory):
         self._slots = slot_sums.SlotSums(conn)
         if migrate:
             try:
-                conn.migrate([*schema.migrations(ttl_days), slot_sums.backfill_migration()])
+                conn.migrate([*schema.migrations(ttl_days), slot_sums.backfill_migration(),
+                              slot_sums.computed_marks_migration()])
             except Exception as exc:
                 raise StorageUnavailable(f"cannot migrate the telemetry history: {type(exc).__name__}: "
                                          f"{str(exc)[:300]}") from exc

@@ -12,8 +12,9 @@ How it stays exact:
 - Each family has a table of one row per (org, slot): the slot's groups as an array, `ReplacingMergeTree
   (computed_ns)`, so a recompute replaces the whole slot, empty groups included (a fact that moved out of it).
 - A write marks the slots it touched (`telemetry_slot_marks`, the server's time after the write landed); a sweep
-  recomputes the org's dirty slots (`INSERT .. SELECT`; `computed_ns` is the server's time the statement started).
-  A slot is *clean* when its sums were computed after its last mark: they then saw every write marked before.
+  recomputes the org's dirty slots (`INSERT .. SELECT`; `computed_ns` is the server's time the statement started,
+  copied beside the marks by a view). A slot is *clean* when its sums were computed after its last mark: they then
+  saw every write marked before.
   Reads take clean slots from the sums and read the records of everything else (dirty slots and the window's
   unaligned edges) directly, so a read is exact whatever the sweeps did or failed to do.
 - A process sweeps an org at most once per REFRESH_NS, after a write (under a steady stream the current slot is
@@ -241,6 +242,25 @@ def backfill_migration() -> Migration:
                      tuple(statements))
 
 
+def computed_marks_migration() -> Migration:
+    """Each recompute of a slot also lands in the marks table as its `computed_ns` (a view on each sums table), so
+    the dirty slots are one pass over one table (`SlotSums.dirty`) rather than a union of five. Created before the
+    backfill of the sums already stored: a recompute in between is seen either way. Run twice, it changes nothing
+    (the column and views exist; the backfill's maxima are the same)."""
+    statements = [f"ALTER TABLE {{db}}.{schema.SLOT_MARKS} ADD COLUMN IF NOT EXISTS computed_ns "
+                  "SimpleAggregateFunction(max, UInt64) DEFAULT 0"]
+    for f in FAMILIES:
+        statements.append(
+            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {{db}}.{f.table}_computed TO {{db}}.{schema.SLOT_MARKS} AS "
+            f"SELECT org_id, '{f.name}' AS family, slot_ns, toUInt64(0) AS marked_ns, computed_ns "
+            f"FROM {{db}}.{f.table}")
+    for f in FAMILIES:
+        statements.append(
+            f"INSERT INTO {{db}}.{schema.SLOT_MARKS} (org_id, family, slot_ns, marked_ns, computed_ns) "
+            f"SELECT org_id, '{f.name}', slot_ns, 0, max(computed_ns) FROM {{db}}.{f.table} GROUP BY org_id, slot_ns")
+    return Migration(106, "telemetry history: slot recomputes recorded beside the slot marks", tuple(statements))
+
+
 # -- reads -------------------------------------------------------------------------------------------------------
 def source(db: str, family: Family, lo: int, hi: int, slotted: bool, dirty: Iterable[int] = ()) -> str:
     """SQL: rows (org_id, t, keys..., counts...) whose sums per bucket are the family's facts in [lo, hi): the sums
@@ -346,15 +366,10 @@ class SlotSums:
         rng = ""
         if lo is not None and hi is not None:
             rng = f" AND slot_ns >= {int(lo)} AND slot_ns < {int(hi)}"
-        # One pass over the marks and the sums rows together (no join): a slot is dirty when its newest mark is
-        # no older than its newest recompute.
-        computed = " UNION ALL ".join(
-            f"SELECT '{f.name}' AS family, slot_ns, toUInt64(0) AS marked, computed_ns AS computed "
-            f"FROM {self._db}.{f.table} WHERE org_id = {{org:String}}{rng}" for f in FAMILIES)
+        # A slot's recomputes land beside its marks (computed_marks_migration): one table, grouped per slot.
         rows = self._run(
-            f"SELECT family, slot_ns FROM (SELECT family, slot_ns, marked_ns AS marked, toUInt64(0) AS computed "
-            f"FROM {self._db}.{schema.SLOT_MARKS} WHERE org_id = {{org:String}}{rng} UNION ALL {computed}) "
-            "GROUP BY family, slot_ns HAVING max(marked) >= max(computed) ORDER BY family, slot_ns",
+            f"SELECT family, slot_ns FROM {self._db}.{schema.SLOT_MARKS} WHERE org_id = {{org:String}}{rng} "
+            "GROUP BY family, slot_ns HAVING max(marked_ns) >= max(computed_ns) ORDER BY family, slot_ns",
             {"org": org_id}, read=True)
         out: dict[str, list[int]] = {}
         for family, slot in rows:
