@@ -159,6 +159,28 @@ def merged_tool_calls(tools: list[ToolCallRecord]) -> list[ToolCallRecord]:
 _TOOL_FIELDS = tuple(f.name for f in fields(ToolCallRecord) if f.name != "tool_use_id")
 
 
+def merged_spans(spans: list[SpanRecord]) -> list[SpanRecord]:
+    """One record per span (trace and span id), merged as the Store's upserts would merge its reports in order:
+    the last report wins, except that a link (task, assignment, chain, stage, message) or workspace it lacks is
+    kept from an earlier one. Returned in the order of each span's last report; the records given are not
+    changed (the list itself when no span comes twice)."""
+    if len({(s.trace_id, s.span_id) for s in spans}) == len(spans):
+        return spans
+    out: dict[tuple[str, str], SpanRecord] = {}
+    for s in spans:
+        key = (s.trace_id, s.span_id)
+        earlier = out.pop(key, None)
+        if earlier is not None:
+            links = Links(*(getattr(s.links, f) if getattr(s.links, f) is not None else getattr(earlier.links, f)
+                            for f in _LINK_FIELDS))
+            s = replace(s, links=links, workspace=s.workspace or earlier.workspace)
+        out[key] = s
+    return list(out.values())
+
+
+_LINK_FIELDS = tuple(f.name for f in fields(Links))
+
+
 @dataclass(slots=True)
 class MetricPointRecord:
     series_key: str

@@ -220,6 +220,19 @@ def test_a_rewritten_llm_call_is_read_once_with_its_newest_fields(history: Click
     assert sorted(set(parts)) == [("202603", v1), ("202604", v2)]
 
 
+def test_a_span_reported_twice_in_a_batch_keeps_the_links_of_the_earlier_report(
+        history: ClickHouseHistory, facts: ClickHouseFactInsights, conn: AnalyticsConnection) -> None:
+    # As the Store's upsert keeps it: the last report, with the task an earlier report named where it names none.
+    linked = span("01", T)
+    again = span("01", T)
+    again.name, again.session_id, again.links, again.workspace = "chat", "s2", Links(), ""
+    history.export("acme", Batch("acme", spans=[linked, again]), version_ns=T)
+    assert rows(conn, "SELECT name, session_id, task_id, workspace FROM {db}.telemetry_spans FINAL") == [
+        ("chat", "s2", "task-1", "/src/a")]
+    day = (T - T % DAY, T - T % DAY + DAY)
+    assert facts.insight_days("acme", InsightFilter(*day), [day], [])[0].tasks == 1
+
+
 def test_tool_call_sources_fill_fields_and_the_earliest_time_wins(history: ClickHouseHistory,
                                                                  facts: ClickHouseFactInsights,
                                                                  conn: AnalyticsConnection) -> None:

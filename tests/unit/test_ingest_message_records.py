@@ -16,7 +16,7 @@ from core.ingest import IngestService
 from core.ports.store import SessionLink
 from core.pricing import PriceTable
 from core.record_codec import batch_from_message
-from core.records import Batch, ToolCallRecord, merged_tool_calls
+from core.records import Batch, Links, SpanRecord, ToolCallRecord, Usage, merged_spans, merged_tool_calls
 from core.span_filter import SpanFilter
 from tests.payloads import kv, log_request
 
@@ -112,3 +112,19 @@ def test_merging_tool_calls_leaves_the_records_given_as_they_were() -> None:
     assert [(t.tool_use_id, t.session_id, t.tool_name, t.decision, t.time_ns) for t in merged] == [
         ("toolu_9", SESSION, "Read", "accept", 10), ("toolu_10", SESSION, None, None, None)]
     assert (first.decision, first.time_ns, second.tool_name) == (None, 20, None)
+
+
+def test_a_span_reported_twice_is_its_last_report_with_the_earlier_links() -> None:
+    def span(name: str, links: Links, workspace: str, span_id: str = "01") -> SpanRecord:
+        return SpanRecord("tr", span_id, None, name, "internal", "ok", None, 1, 2, SESSION, None, "claude_code",
+                          workspace, Usage(), links, "{}", "{}", None)
+    first = span("execute", Links(task_id="t1", chain_id="c1"), "/src")
+    second = span("chat", Links(chain_id="c2", stage_id="st"), "")
+    other = span("other", Links(), "", span_id="02")
+    merged = merged_spans([first, other, second])
+    assert [(s.span_id, s.name, s.links, s.workspace) for s in merged] == [
+        ("02", "other", Links(), ""), ("01", "chat", Links(task_id="t1", chain_id="c2", stage_id="st"), "/src")]
+    assert (first.name, first.links, second.links) == ("execute", Links(task_id="t1", chain_id="c1"),
+                                                       Links(chain_id="c2", stage_id="st"))
+    alone = [first, other]
+    assert merged_spans(alone) is alone

@@ -20,7 +20,16 @@ from core.normalise.linking import EXECUTE_SPAN_NAMES
 from core.normalise.spans import tool_placeholder_id
 from core.ports.fact_insights import SessionRollupRow, TelemetryHistory
 from core.ports.insights import API_ERROR_EVENTS
-from core.records import Batch, EventRecord, LlmCallRecord, SpanRecord, ToolCallRecord, Usage, merged_tool_calls
+from core.records import (
+    Batch,
+    EventRecord,
+    LlmCallRecord,
+    SpanRecord,
+    ToolCallRecord,
+    Usage,
+    merged_spans,
+    merged_tool_calls,
+)
 
 _PLACEHOLDER = "span:"
 
@@ -162,8 +171,9 @@ class ClickHouseHistory(TelemetryHistory):
     """Writes the telemetry history on one AnalyticsConnection (migrated on construction).
 
     Within a batch, a key reported twice is written as the Store would keep it: tool calls are merged (a later
-    present field wins, the earliest time stays), sessions come merged in the batch, spans and LLM calls resolve
-    to the last (its version is the highest); for events and metric points (the same record twice in one request)
+    present field wins, the earliest time stays), spans too (the last report, with the links and workspace an
+    earlier one gave where it has none), sessions come merged in the batch, LLM calls resolve to the last (its
+    version is the highest); for events and metric points (the same record twice in one request)
     the engine keeps one row per key."""
 
     def __init__(self, conn: AnalyticsConnection, ttl_days: int = schema.DEFAULT_TTL_DAYS, migrate: bool = True
@@ -182,10 +192,11 @@ class ClickHouseHistory(TelemetryHistory):
     # -- writes --------------------------------------------------------------------------------------------------
     def export(self, org_id: str, batch: Batch, version_ns: int | None = None) -> None:
         version = time.time_ns() if version_ns is None else version_ns
-        # A span or LLM call twice in one batch: its rows carry version + their position, so the key resolves to its
-        # last write, as the Store keeps it (rows of one version would tie in every lookup of a key's newest state).
+        # An LLM call twice in one batch: its rows carry version + their position, so the key resolves to its last
+        # write, as the Store keeps it (rows of one version would tie in every lookup of a key's newest state).
         # An adopted placeholder's row carries version - 1.
-        versions = (version - 1, version + max(len(batch.spans), len(batch.llm_calls)))
+        versions = (version - 1, version + len(batch.llm_calls))
+        spans = merged_spans(batch.spans)
 
         def then(write: Callable[[], None], mark: Callable[[], None]) -> Callable[[], None]:
             """The write, then the marks of the slots it touched, on the same thread: one table's marks are written
@@ -204,10 +215,9 @@ class ClickHouseHistory(TelemetryHistory):
             return lambda: self._slots.mark(org_id, {family: {slot_sums.slot_of(t) for t in times()}})
 
         writes: list[Callable[[], None]] = []
-        if batch.spans:
-            writes.append(then(lambda: self._insert(org_id, schema.SPANS, _SPAN_COLUMNS, batch.spans, version,
-                                                    repeats="span_id"),
-                               of_records(slot_sums.SPANS, lambda: map(attrgetter("start_ns"), batch.spans))))
+        if spans:
+            writes.append(then(lambda: self._insert(org_id, schema.SPANS, _SPAN_COLUMNS, spans, version),
+                               of_records(slot_sums.SPANS, lambda: map(attrgetter("start_ns"), spans))))
         if batch.events:
             writes.append(then(lambda: self._insert(org_id, schema.EVENTS, _EVENT_COLUMNS, batch.events, version),
                                of_records(slot_sums.ERRORS, lambda: (e.time_ns for e in batch.events

@@ -47,8 +47,8 @@ from core.ports.insights import (
 SLACK_NS = schema.SLACK_NS
 _HIGH = schema.ABSENT_HIGH
 
-# Sums in CallTotals order (without sessions) of the per-session sums where `{inc}` holds.
-_CALL_SUMS = ", ".join(f"sumIf(c.{column}, {{inc}})" for column in (
+# Sums in CallTotals order (without sessions) of the per-session sums.
+_CALL_SUMS = ", ".join(f"sum(c.{column})" for column in (
     "n", "failed", "unpriced", "t_in", "t_out", "t_cr", "t_cc", "t_rs", "cost", "savings", "dur", "timed", "spans"))
 # The span a record without a session names (NULL for records with one: they never need it).
 _OWN_REF = "{a}.ref_trace AS trace_id, {a}.ref_span AS span_id"
@@ -223,7 +223,7 @@ class _Scope:
         if f.by_call:
             terms.append(f"(toInt64({b}), {session}) IN {self.call_sessions()}")
         match = " AND ".join(terms)
-        if own:
+        if own:  # some session-less record names a span: its columns are joined (``o.*``)
             own_facets = self.facets("o.o_source", "o.o_workspace")
             match = f"({match}) OR ({session} IS NULL AND o.o_found = 1 AND {own_facets})"
         return f"({match})"
@@ -273,12 +273,12 @@ class ClickHouseFactInsights(FactInsights):
         return _Refs(sql, {"refs": pairs, "ref_traces": sorted({p[0] for p in pairs})})
 
     @staticmethod
-    def _own_join(s: _Scope, alias: str, refs: _Refs | None) -> str:
-        """The join of session-less records (alias ``alias``) to their spans' own columns (``o.*``)."""
-        right = s.own_spans(refs.sql) if refs else (
-            "SELECT '' AS trace_id, '' AS span_id, toNullable('') AS o_source, toNullable('') AS o_workspace, "
-            "toNullable(0) AS o_found LIMIT 0")
-        return f" LEFT ANY JOIN ({right}) AS o ON {alias}.trace_id = o.trace_id AND {alias}.span_id = o.span_id"
+    def _own_join(s: _Scope, alias: str, refs: _Refs) -> str:
+        """The join of session-less records (alias ``alias``) to their spans' own columns (``o.*``). Without refs
+        nothing is joined: the statements read NULL (what the join gives a record whose span is not found) or leave
+        the span's alternative out."""
+        return (f" LEFT ANY JOIN ({s.own_spans(refs.sql)}) AS o ON {alias}.trace_id = o.trace_id "
+                f"AND {alias}.span_id = o.span_id")
 
     # -- statements -------------------------------------------------------------------------------------------
     # Each statement reads its family's rows (slot sums and records, slot_sums.source) and first sums them per
@@ -291,18 +291,22 @@ class ClickHouseFactInsights(FactInsights):
         f = s.f
         by_session_dim = dimension in ("source_type", "workspace")
         own = f.by_session or by_session_dim  # session-less calls need their span
+        refs = self._own_refs(s, CALLS) if own else None
+        o_source, o_workspace = ("o.o_source", "o.o_workspace") if refs else ("NULL", "NULL")
         if by_session_dim:
             # Sessions near the bucket (facets only when filtered), else session-less calls by their span.
             inc = (f"({s.session_match('c.session_id', facets=f.by_session)} OR (c.session_id IS NULL AND "
-                   f"{s.facets('o.o_source', 'o.o_workspace')}))")
+                   f"{s.facets(o_source, o_workspace)}))")
             sessions = "c.session_id IS NOT NULL"
             column = "source" if dimension == "source_type" else "workspace"
-            key = f"if(c.session_id IS NOT NULL, s.s_{column}, o.o_{column})"
+            key = f"if(c.session_id IS NOT NULL, s.s_{column}, {o_source if column == 'source' else o_workspace})"
         else:
             inc = "1"
             if f.by_session:
-                inc = (f"({s.session_match('c.session_id')} OR (c.session_id IS NULL AND o.o_found = 1 AND "
-                       f"{s.facets('o.o_source', 'o.o_workspace')}))")
+                inc = s.session_match("c.session_id")
+                if refs:
+                    inc = (f"({inc} OR (c.session_id IS NULL AND o.o_found = 1 AND "
+                           f"{s.facets(o_source, o_workspace)}))")
             key = "c.dim"
             if f.by_session:
                 sessions = s.session_match("c.session_id")
@@ -311,7 +315,6 @@ class ClickHouseFactInsights(FactInsights):
             else:
                 sessions = "c.session_id IS NOT NULL"
         dim = f"c.{dimension}" if dimension in ("model", "provider") else "NULL"
-        refs = self._own_refs(s, CALLS) if own else None
         ref = _OWN_REF.format(a="c") if refs else _NO_REF
         per_session = (
             f"SELECT c.b AS b, c.session_id AS session_id, {dim} AS dim, {ref}, sum(c.n) AS n, "
@@ -322,13 +325,16 @@ class ClickHouseFactInsights(FactInsights):
         joins = ""
         if "s.s_" in inc + sessions + key:  # the session's bounds or properties are read
             joins = f"LEFT JOIN ({s.sessions()}) AS s ON c.session_id = s.session_id"
-        if own:
+        if refs:
             joins += self._own_join(s, "c", refs)
         source = f"FROM ({per_session}) AS c {joins}"
         if not joins:  # nothing to join: the rows are summed at once, not per session first
             source = s.per_bucket(CALLS, "c", s.call_terms("c"))
-        sql = (f"SELECT c.b, {key if joins else dim} AS raw, {_CALL_SUMS.format(inc=inc)}, "
-               f"uniqExactIf(c.session_id, {inc} AND {sessions}) {source} GROUP BY c.b, raw")
+        # The rows that count are filtered once, not tested in each of the 14 sums: the engine plans every
+        # expression of a statement anew (~0.1 ms each), and a filter's condition is long.
+        where = "" if inc == "1" else f" WHERE {inc}"  # without joins the filter is on nothing (inc is "1")
+        sql = (f"SELECT c.b, {key if joins else dim} AS raw, {_CALL_SUMS}, "
+               f"uniqExactIf(c.session_id, {sessions}) {source}{where} GROUP BY c.b, raw")
         return self._rows(sql, s, refs)
 
     def _span_rows(self, s: _Scope, dimension: Dimension | None = None, tasks: str = "") -> list[Sequence[Any]]:
@@ -382,14 +388,15 @@ class ClickHouseFactInsights(FactInsights):
         per_session = (f"SELECT t.b AS b, t.session_id AS sid, {ref}, {sums} {s.per_bucket(source, 't')} "
                        "GROUP BY b, sid, trace_id, span_id")
         joins = f"LEFT JOIN ({s.sessions()}) AS s ON t.sid = s.session_id" if f.by_session else ""
-        if own:
+        if refs:
             joins += self._own_join(s, "t", refs)
         # The match is computed once per row (not once per sum: a set lookup each time).
         picked = ", ".join(f"t.{c} AS {c}" for c in counts)
+        spans = refs is not None  # some session-less record names a span
         if joins:
-            rows = f"SELECT t.b AS b, {picked}, {s.fact_match('t.sid', own)} AS m FROM ({per_session}) AS t {joins}"
+            rows = f"SELECT t.b AS b, {picked}, {s.fact_match('t.sid', spans)} AS m FROM ({per_session}) AS t {joins}"
         else:  # matched through the calls' sessions alone: the rows are summed at once
-            rows = f"SELECT t.b AS b, {picked}, {s.fact_match('t.session_id', own)} AS m {s.per_bucket(source, 't')}"
+            rows = f"SELECT t.b AS b, {picked}, {s.fact_match('t.session_id', spans)} AS m {s.per_bucket(source, 't')}"
         matched = ", ".join(f"sumIf(x.{c}, x.m)" for c in counts)
         return self._rows(f"SELECT x.b, {matched} FROM ({rows}) AS x GROUP BY x.b", s, refs)
 
