@@ -197,6 +197,28 @@ def test_a_small_export_goes_as_async_inserts_a_large_one_does_not(history: Clic
     assert rows(conn, "SELECT count() FROM {db}.telemetry_spans FINAL")[0][0] == ASYNC_BELOW + 2
 
 
+def test_an_export_and_its_sweep_set_no_setting_beside_a_statement(history: ClickHouseHistory,
+                                                                   conn: AnalyticsConnection,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # A setting passed beside a command costs the embedded client three more engine calls (read system.settings,
+    # SET, restore), on every slot mark and recompute; the statements carry their settings in their text instead.
+    beside: list[str] = []
+    client_type = type(conn.client)  # every thread's client: the slot marks run on the insert pool's handles
+    command = client_type.command
+
+    def recording(client: object, cmd: str, *args: Any, **kwargs: Any) -> object:
+        if kwargs.get("settings"):
+            beside.append(cmd.split("(")[0])
+        return command(client, cmd, *args, **kwargs)
+
+    monkeypatch.setattr(client_type, "command", recording)
+    history.export("acme", batch(), version_ns=T + 10)
+    assert history.settle_slots("acme") == 0  # the export swept its slots
+    history.export("acme", batch(), version_ns=T + 20)  # marks its slots again
+    assert history.settle_slots("acme") > 0
+    assert beside == []
+
+
 def test_a_rewritten_llm_call_is_read_once_with_its_newest_fields(history: ClickHouseHistory,
                                                                  facts: ClickHouseFactInsights,
                                                                  conn: AnalyticsConnection) -> None:
