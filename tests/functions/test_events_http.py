@@ -223,12 +223,14 @@ def test_a_real_server_streams_ingest_and_the_workers_recompute_as_they_happen(s
             f"{server.url}/v1/traces", data=body, headers={"Content-Type": "application/x-protobuf"})).read()
 
     writer = threading.Thread(target=later)
-    writer.start()
     start = time.monotonic()
     lines: list[tuple[float, str]] = []
     request = urllib.request.Request(f"{server.url}{API}/events?timeout=4", headers=SSE)
     with urllib.request.urlopen(request, timeout=10) as r:
         assert r.headers["Content-Type"].startswith("text/event-stream")
+        # The write starts once the stream is open: a stream without `since` starts at the newest event when it
+        # opens, and on a slow host opening it could take longer than the writer's head start.
+        writer.start()
         for raw in r:
             lines.append((time.monotonic() - start, raw.decode()))
     ended = time.monotonic() - start
