@@ -632,6 +632,10 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": args.rounds,
             "warmup_requests": args.warmup,
             "payload_kib_mean": round(statistics.mean(sizes) / 1024, 2),
+            # The server's processes and threads (`observatory serve` honours functions-framework's knobs): the
+            # figures depend on them (README, "Operating it").
+            "serve_workers": os.environ.get("WORKERS", "default"),
+            "serve_threads": os.environ.get("THREADS", "default"),
         },
     }
     groups: dict[str, list[str]] = {"warmup": trace_ids[: args.warmup]}
@@ -713,6 +717,7 @@ def main(argv: list[str] | None = None) -> int:
     results["meta"]["run_seconds"] = round(time.perf_counter() - run_started, 1)
 
     print("\n==== ingest benchmark summary ====")
+    print(f"server: WORKERS={results['meta']['serve_workers']}, THREADS={results['meta']['serve_threads']}")
     for lvl in results["levels"]:
         lat = lvl["latency_ms"]
         print(f"c={lvl['concurrency']}: {lvl['requests_per_s']:8.1f} req/s {lvl['persisted_spans_per_s']:9.0f} "
