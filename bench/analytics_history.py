@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.engine_ceiling import engine_ceiling  # noqa: E402
 from core.adapters.clickhouse import history_schema  # noqa: E402
 from core.adapters.clickhouse.analytics import ClickHouseAnalytics  # noqa: E402
 from core.adapters.clickhouse.connection import AnalyticsConnection  # noqa: E402
@@ -222,8 +223,9 @@ def floor_rate(conn: AnalyticsConnection, total: int, batch_rows: int, anchor: i
     return rate
 
 
-def load(history: ClickHouseHistory, total: int, batch_rows: int, anchor: int, floor: float | None = None) -> None:
-    """Generate and export the history; print the insert rate (and its ratio to the floor, when measured)."""
+def load(history: ClickHouseHistory, total: int, batch_rows: int, anchor: int, floor: float | None = None) -> int:
+    """Generate and export the history; print the insert rate (and its ratio to the floor, when measured). Returns
+    the span/event rows exported."""
     print(f"generating and exporting {total:,} span/event rows in batches of {batch_rows:,} ...")
     export_s = gen_s = cpu_s = 0.0
     rows = other = batches = 0
@@ -250,6 +252,7 @@ def load(history: ClickHouseHistory, total: int, batch_rows: int, anchor: int, f
               "floor on this machine now)")
     print(f"process CPU per span/event row: {cpu_s / rows * 1e6:.1f} us (client encoding, engine inserts and "
           f"background merges; {cpu_s / export_s:.2f} cores busy on average)")
+    return rows
 
 
 def slot_rows(conn: AnalyticsConnection) -> int:
@@ -270,6 +273,8 @@ def main() -> None:
                         help="span/event rows delivered to the export worker as bus messages (0: skip)")
     parser.add_argument("--floor-rows", type=int, default=1_000_000,
                         help="span/event rows of the baseline into plain tables (0: skip)")
+    parser.add_argument("--no-ceiling", dest="ceiling", action="store_false",
+                        help="skip the baseline of the engine alone storing the loaded rows again")
     parser.add_argument("--reads-only", action="store_true",
                         help="time the reads on the history a previous run left in --dir (no load)")
     args = parser.parse_args()
@@ -285,10 +290,11 @@ def main() -> None:
         conn = AnalyticsConnection(f"chdb://{tmp}?database=bench")
         Path(tmp, "anchor").write_text(str(anchor))  # a kept --dir can be read again with the same window
         history = ClickHouseHistory(conn)
+        loaded = 0
         if not args.reads_only:
             floor = (floor_rate(conn, min(total, args.floor_rows), args.batch_rows, anchor) if args.floor_rows
                      else None)
-            load(history, total, args.batch_rows, anchor, floor)
+            loaded = load(history, total, args.batch_rows, anchor, floor)
         started = time.perf_counter()
         settled = history.settle_slots(ORG)
         print(f"settled {settled:,} slot sums left dirty by the load in {time.perf_counter() - started:.1f} s; "
@@ -342,6 +348,8 @@ def main() -> None:
         print(f"check: {totals.calls.calls:,} LLM calls, {totals.spans:,} spans, {totals.tool_calls:,} tool calls, "
               f"{totals.calls.sessions:,} sessions, median of day calls "
               f"{statistics.median(d.calls.calls for d in facts.insight_days(ORG, f, days, workspaces)):,.0f}")
+        if loaded and args.ceiling:  # every table as the load left it (copying 10M rows takes a minute or two)
+            engine_ceiling(conn, loaded, "span/event rows", TARGET_ROWS_S, repeats=3 if loaded <= 2_000_000 else 1)
         if args.worker_rows:  # after the check: its rows land in the same window
             worker_rate(tmp, args.worker_rows, anchor)
         conn.close()

@@ -8,7 +8,8 @@ git links) through the adapter, then time every read route and search.
 Data is deterministic (seeded): sessions over the last 300 days, written oldest first in sync-sized batches
 (20,000 messages), 50 users, 30 projects, Zipf-distributed English and code vocabulary with some Japanese and
 German text, tool calls with JSON input and multi-line results, git links from commits. Prints insert rows/s (and
-per CPU-second: the machine may be shared) and p50/p95 (ms) per route; uses a temporary engine directory.
+per CPU-second: the machine may be shared) against the target, the engine's own ceiling for the same rows measured in
+the same run, and p50/p95 (ms) per route; uses a temporary engine directory.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.engine_ceiling import engine_ceiling  # noqa: E402
 from core.adapters.clickhouse.connection import AnalyticsConnection  # noqa: E402
 from core.adapters.clickhouse.session_store import ClickHouseAgentSessions  # noqa: E402
 from core.agent_sessions.models import AgentMessage, AgentSession, AgentToolCall, GitLink  # noqa: E402
 from core.agent_sessions.views import AnalyticsFilter, SearchQuery, SessionFilter  # noqa: E402
 
 ORG = "bench"
+TARGET_ROWS_S = 200_000
 BATCH_MESSAGES = 20_000  # the sync API's largest list
 _COMMON_TEXT = ("the a to of and in is it for that this with on be as are was not we can file function test error "
           "value return if else import from class def self none true false list dict string int update fix add "
@@ -283,13 +286,15 @@ def main() -> None:
             store.write_batch(ORG, b.sessions, b.messages, b.calls, b.links)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         print(f"inserted {rows:,} rows in {len(batches)} batches in {wall:.1f} s: {rows / wall:,.0f} rows/s "
-              f"({len(messages) / wall:,.0f} messages/s; process CPU {cpu:.1f} s = {rows / cpu:,.0f} rows per CPU-s)")
+              f"({len(messages) / wall:,.0f} messages/s; process CPU {cpu:.1f} s = {rows / cpu:,.0f} rows per CPU-s); "
+              f"target >= {TARGET_ROWS_S:,}: {'PASS' if rows / wall >= TARGET_ROWS_S else 'FAIL'}")
         settle = time.perf_counter()
         merging = wait_for_merges(conn)
         print(f"background merges settled in {time.perf_counter() - settle:.1f} s"
               + ("" if not merging else f"; {merging} still running"))
 
         time_routes(store, args.runs)
+        engine_ceiling(conn, rows, "rows", TARGET_ROWS_S)
         conn.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -457,6 +457,16 @@ def test_search_filters_limits_and_org(store: ClickHouseAgentSessions) -> None:
     assert store.search(OTHER, SearchQuery(q="überprüfung")).results == []
 
 
+
+def test_search_finds_only_browsable_sessions(store: ClickHouseAgentSessions) -> None:
+    ids = ("main", "sub", "ghost")
+    store.write_batch(ORG, [sess("main"), sess("sub", parent_session_id="main"), sess("ghost", user_message_count=0)],
+                      [msg(sid, 1, "a shared needle") for sid in ids],
+                      [call(sid, 1, f"t-{sid}", input_json='{"q": "needle"}') for sid in ids])
+    for query in (SearchQuery(q="needle"), SearchQuery(q="needle", project_name="api")):  # with a facet or not
+        assert [(r.session_id, r.role) for r in store.search(ORG, query).results] == [("main", "user"),
+                                                                                      ("main", "tool")]
+
 def test_like_wildcards_in_the_query_are_literal(store: ClickHouseAgentSessions) -> None:
     _search_fixture(store)
     assert [r.session_id for r in store.search(ORG, SearchQuery(q="100% der")).results] == ["new"]
@@ -518,6 +528,31 @@ def test_searching_the_newest_sessions_first_gives_the_same_page(store: ClickHou
     assert [r[0] for r in expected[("rare", 50)]] == ["s10"] * 4 + ["s05"] * 4 + ["s00"] * 4
     assert expected[("tool", 7)] == [(f"s{i:02d}", 1, "tool") for i in (11, 10, 9, 8, 7, 6, 5)]
 
+
+
+def test_a_term_missing_from_the_newest_sessions_is_searched_in_the_rest_at_once(
+        store: ClickHouseAgentSessions, monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.adapters.clickhouse.session_search as search_module
+    sessions = [sess(f"s{i:02d}", T0 + timedelta(hours=i), message_count=4) for i in range(12)]
+    messages = [msg(f"s{i:02d}", o, f"{'needle ' if i in (0, 10) else ''}hay {o}") for i in range(12) for o in range(4)]
+    store.write_batch(ORG, sessions, messages, [call("s00", 1, "t0", input_json='{"arg": "needle"}')])
+    monkeypatch.setattr(search_module, "SLICES", (4, 12))  # s11; s10 and s09; then the rest
+    passes: list[str] = []
+    matching = search_module.SessionSearch._matching
+
+    def counted(self: Any, kind: Any, *args: Any) -> list[tuple[Any, ...]]:
+        passes.append(kind.table)
+        return matching(self, kind, *args)
+
+    monkeypatch.setattr(search_module.SessionSearch, "_matching", counted)
+    hits = store.search(ORG, SearchQuery(q="needle")).results
+    assert [(r.session_id, r.ordinal, r.role) for r in hits] == [
+        *(("s10", o, "user") for o in range(4)), *(("s00", o, "user") for o in range(4)), ("s00", 1, "tool")]
+    # Messages: nothing in s11, so the rest at once (s10 included); tool calls likewise: two passes each, not three.
+    assert passes == ["messages", "messages", "tool_calls", "tool_calls"]
+    passes.clear()
+    assert len(store.search(ORG, SearchQuery(q="hay", limit=10)).results) == 10
+    assert passes == ["messages", "messages"]  # found in s11 (4 rows), the next slice fills the page
 
 # --- analytics -----------------------------------------------------------------------------------------------------
 
