@@ -295,6 +295,8 @@ def main() -> None:
 
         time_routes(store, args.runs)
         engine_ceiling(conn, rows, "rows", TARGET_ROWS_S)
+        # What the n-gram indexes that search relies on cost the engine (the issue asks for them).
+        engine_ceiling(conn, rows, "rows", TARGET_ROWS_S, without=("content_ngrams", "input_ngrams", "result_ngrams"))
         conn.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -11,14 +11,16 @@ from core.adapters.clickhouse.connection import AnalyticsConnection
 _ONE_THREAD = {"max_threads": 1, "max_insert_threads": 1}
 
 
-def engine_ceiling(conn: AnalyticsConnection, rows: int, unit: str, target: float, repeats: int = 3) -> float:
+def engine_ceiling(conn: AnalyticsConnection, rows: int, unit: str, target: float, repeats: int = 3,
+                   without: tuple[str, ...] = ()) -> float:
     """Copy every MergeTree table of the connection's database once more, inside the engine, into an empty table of
     the same definition (engine, sorting key, skip indexes, TTL): `INSERT .. SELECT`, so no client encoding, no
     parsing, no masking, no transfer, and no view or derived-table work either. Each table is copied on its own, one
     thread, timed by CPU, the least of ``repeats`` copies (a shared machine only ever adds); the CPU of reading the
     source (`SELECT .. FORMAT Null`, measured apart) is subtracted. ``rows`` (the load's count, in ``unit``) over
     that CPU spread across the machine's cores is the ceiling: it assumes perfect parallelism and no other work, so
-    no load reaches it. Prints the ceiling and the target's share of it; returns the ceiling in rows/s."""
+    no load reaches it. ``without``: skip indexes dropped from the copies first, to show what they cost. Prints
+    the ceiling and the target's share of it; returns the ceiling in rows/s."""
     client, src = conn.client, conn.database
     dst = f"{src}_ceiling"
     tables = [str(r[0]) for r in client.query(
@@ -35,6 +37,8 @@ def engine_ceiling(conn: AnalyticsConnection, rows: int, unit: str, target: floa
     try:
         for table in tables:
             client.command(f"CREATE TABLE {dst}.{table} AS {src}.{table}")
+            for index in without:
+                client.command(f"ALTER TABLE {dst}.{table} DROP INDEX IF EXISTS {index}")
             read = min(cpu(f"SELECT * FROM {src}.{table} FORMAT Null") for _ in range(repeats))
             copies = []
             for _ in range(repeats):
@@ -46,7 +50,8 @@ def engine_ceiling(conn: AnalyticsConnection, rows: int, unit: str, target: floa
     total, cores = sum(write_cpu.values()), os.cpu_count() or 1
     ceiling = rows / (total / cores) if total else float("inf")
     biggest = ", ".join(f"{t} {s:.2f}" for t, s in sorted(write_cpu.items(), key=lambda x: -x[1])[:6])
-    print(f"baseline (engine ceiling): the engine alone stores the same rows again, into tables of the same "
-          f"definition, in {total:.2f} CPU-s ({biggest}); on {cores} cores at best {ceiling:,.0f} {unit}/s with no "
-          f"client work at all; the target is {target / ceiling:.2f} of it")
+    definition = f"the same definition without {', '.join(without)}" if without else "the same definition"
+    print(f"baseline (engine ceiling): the engine alone stores the same rows again, into tables of {definition}, in "
+          f"{total:.2f} CPU-s ({biggest}); on {cores} cores at best {ceiling:,.0f} {unit}/s with no client work at "
+          f"all; the target is {target / ceiling:.2f} of it")
     return ceiling
