@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import core.adapters.clickhouse.session_search as search_module
 from core.adapters.clickhouse.connection import AnalyticsConnection
 from core.adapters.clickhouse.session_schema import TABLES
 from core.adapters.clickhouse.session_store import ClickHouseAgentSessions
@@ -457,7 +458,6 @@ def test_search_filters_limits_and_org(store: ClickHouseAgentSessions) -> None:
     assert store.search(OTHER, SearchQuery(q="überprüfung")).results == []
 
 
-
 def test_search_finds_only_browsable_sessions(store: ClickHouseAgentSessions) -> None:
     ids = ("main", "sub", "ghost")
     store.write_batch(ORG, [sess("main"), sess("sub", parent_session_id="main"), sess("ghost", user_message_count=0)],
@@ -466,6 +466,7 @@ def test_search_finds_only_browsable_sessions(store: ClickHouseAgentSessions) ->
     for query in (SearchQuery(q="needle"), SearchQuery(q="needle", project_name="api")):  # with a facet or not
         assert [(r.session_id, r.role) for r in store.search(ORG, query).results] == [("main", "user"),
                                                                                       ("main", "tool")]
+
 
 def test_like_wildcards_in_the_query_are_literal(store: ClickHouseAgentSessions) -> None:
     _search_fixture(store)
@@ -510,7 +511,6 @@ def test_searching_the_newest_sessions_first_gives_the_same_page(store: ClickHou
                 for i in range(12) for o in range(4)]
     calls = [call(f"s{i:02d}", 1, f"t{i}", input_json=f'{{"arg": "common tool {i}"}}') for i in range(12)]
     store.write_batch(ORG, sessions, messages, calls)
-    import core.adapters.clickhouse.session_search as search_module
 
     def page(q: str, limit: int, **f: Any) -> list[tuple[str, int, str]]:
         found = store.search(ORG, SearchQuery.model_validate({"q": q, "limit": limit, **f}))
@@ -529,10 +529,8 @@ def test_searching_the_newest_sessions_first_gives_the_same_page(store: ClickHou
     assert expected[("tool", 7)] == [(f"s{i:02d}", 1, "tool") for i in (11, 10, 9, 8, 7, 6, 5)]
 
 
-
 def test_a_term_missing_from_the_newest_sessions_is_searched_in_the_rest_at_once(
         store: ClickHouseAgentSessions, monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.adapters.clickhouse.session_search as search_module
     sessions = [sess(f"s{i:02d}", T0 + timedelta(hours=i), message_count=4) for i in range(12)]
     messages = [msg(f"s{i:02d}", o, f"{'needle ' if i in (0, 10) else ''}hay {o}") for i in range(12) for o in range(4)]
     store.write_batch(ORG, sessions, messages, [call("s00", 1, "t0", input_json='{"arg": "needle"}')])
@@ -553,6 +551,7 @@ def test_a_term_missing_from_the_newest_sessions_is_searched_in_the_rest_at_once
     passes.clear()
     assert len(store.search(ORG, SearchQuery(q="hay", limit=10)).results) == 10
     assert passes == ["messages", "messages"]  # found in s11 (4 rows), the next slice fills the page
+
 
 # --- analytics -----------------------------------------------------------------------------------------------------
 
