@@ -565,6 +565,8 @@ def _verdicts(results: dict[str, Any]) -> list[str]:
         p99 = levels[1]["latency_ms"]["p99"]
         verdict = "PASS" if p99 < TARGET_C1_P99_MS else "FAIL"
         out.append(f"target c=1 p99 < {TARGET_C1_P99_MS:.0f} ms: {p99:.1f} ms {verdict}")
+    if not results["imports"]:
+        return out
     slowest = max((r["import_ms_median"] or 0.0 for r in results["imports"].values()), default=0.0)
     out.append(f"target imports < {TARGET_IMPORT_MS:.0f} ms (compiled): slowest {slowest} ms "
                f"{'PASS' if slowest < TARGET_IMPORT_MS else 'FAIL'}")
@@ -587,6 +589,8 @@ def _host_scaled(results: dict[str, Any]) -> list[str]:
     if 1 in levels:
         p99, target = levels[1]["latency_ms"]["p99"], TARGET_C1_P99_MS / speed
         out.append(f"  c=1 p99 < {target:.1f} ms: {p99:.1f} ms {'PASS' if p99 < target else 'FAIL'}")
+    if not results["imports"]:
+        return out
     slowest = max((r["import_ms_median"] or 0.0 for r in results["imports"].values()), default=0.0)
     target = TARGET_IMPORT_MS * load
     out.append(f"  imports < {target:.0f} ms: slowest {slowest} ms {'PASS' if slowest < target else 'FAIL'}")
@@ -600,7 +604,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="rounds of every level, interleaved (default 3); each level reports its median round")
     ap.add_argument("--warmup", type=int, default=20, help="warm-up requests before the timed levels")
     ap.add_argument("--levels", default="1,4", help="comma-separated concurrency levels (default 1,4)")
-    ap.add_argument("--import-runs", type=int, default=5, help="fresh-process runs per imported module")
+    ap.add_argument("--import-runs", type=int, default=5,
+                    help="fresh-process runs per imported module (0: skip the imports)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--no-write", action="store_true", help="do not write bench/results/ingest-latest.json")
     ap.add_argument("--analytics", choices=("on", "off"), default="on",
@@ -699,6 +704,9 @@ def main(argv: list[str] | None = None) -> int:
 
         for key, title, source_only in (("imports", "byte-compiled as deployed", False),
                                         ("imports_source_only", "source only, no bytecode", True)):
+            results[key] = {}
+            if args.import_runs < 1:  # --import-runs 0: throughput and latency only
+                continue
             print(f"import times, {title} (median of {args.import_runs} fresh processes) ...", flush=True)
             results[key] = import_times(list(IMPORT_MODULES), args.import_runs, work, source_only)
             for mod, r in results[key].items():
@@ -738,6 +746,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"c={max(levels)} / decode = {ratios['vs_decode']:.3f}, c={max(levels)} / decode+sqlite = "
               f"{ratios['vs_decode_sqlite']:.3f}")
     for key, title in (("imports", "imports (compiled)"), ("imports_source_only", "imports (source only)")):
+        if not results[key]:
+            continue
         imports = ", ".join(f"{m.rsplit('.', 1)[-1]} {r['import_ms_median']} ms" for m, r in results[key].items())
         print(f"{title}: {imports}")
     print(f"run time {results['meta']['run_seconds']} s")

@@ -106,6 +106,11 @@ class Settings:
       OBSERVATORY_BUS_POLL_S      local outbox drain interval; default 0.5
       OBSERVATORY_EXPORT_DEFER_S  `observatory worker`: the longest the analytics export of a delivery waits for
                                   a pause in the store's writes (0: never waits); default 5
+      OBSERVATORY_INGEST_CONCURRENCY  OTLP requests one process decodes, normalises and stores at once (bodies
+                                  are read beside them; the rest wait their turn); 0 = no limit. Default 1 with
+                                  the SQLite store and the local bus, where that work is CPU under one GIL and
+                                  interleaving requests only makes each finish later (bench/ingest.py); else 0,
+                                  since Firestore and Pub/Sub writes wait on the network
       OBSERVATORY_STORE           `sqlite` (default; the file under the data dir) or `firestore` (project
                                   OBSERVATORY_GCP_PROJECT, database OBSERVATORY_FIRESTORE_DATABASE, default
                                   `(default)`; FIRESTORE_EMULATOR_HOST points the client at the emulator)
@@ -154,6 +159,7 @@ class Settings:
     bus_poll_s: float = 0.5
     export_defer_s: float = 5.0
     bus_drainer: str = "thread"
+    ingest_concurrency: int = 1
     cors_origins: tuple[str, ...] = ()
     store: str = "sqlite"
     firestore_database: str = "(default)"
@@ -182,6 +188,8 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
+        store = _choice(env, "OBSERVATORY_STORE", ("sqlite", "firestore"))
+        bus = _choice(env, "OBSERVATORY_BUS", ("local", "pubsub"))
         return cls(
             data_dir=Path(env.get("OBSERVATORY_DATA_DIR") or ".observatory"),
             max_body_bytes=_int(env, "OBSERVATORY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
@@ -193,9 +201,9 @@ class Settings:
             bus_poll_s=float(env.get("OBSERVATORY_BUS_POLL_S") or 0.5),
             export_defer_s=float(env.get("OBSERVATORY_EXPORT_DEFER_S") or 5.0),
             cors_origins=tuple(o.strip() for o in env.get("OBSERVATORY_CORS_ORIGINS", "").split(",") if o.strip()),
-            store=_choice(env, "OBSERVATORY_STORE", ("sqlite", "firestore")),
+            store=store,
             firestore_database=env.get("OBSERVATORY_FIRESTORE_DATABASE") or "(default)",
-            bus=_choice(env, "OBSERVATORY_BUS", ("local", "pubsub")),
+            bus=bus,
             gcp_project=env.get("OBSERVATORY_GCP_PROJECT") or env.get("GOOGLE_CLOUD_PROJECT") or "",
             publish_timeout_s=float(env.get("OBSERVATORY_PUBLISH_TIMEOUT_S") or 30.0),
             clickhouse_url="" if env.get("OBSERVATORY_CLICKHOUSE_URL", "").lower() == "off"
@@ -205,12 +213,14 @@ class Settings:
             event_settle_s=float(env.get("OBSERVATORY_EVENT_SETTLE_S") or 2.0),
             insights=_choice(env, "OBSERVATORY_INSIGHTS", ("auto", "store", "analytics")),
             bus_drainer=_choice(env, "OBSERVATORY_BUS_DRAINER", ("thread", "external")),
+            ingest_concurrency=_int(env, "OBSERVATORY_INGEST_CONCURRENCY",
+                                    1 if store == "sqlite" and bus == "local" else 0, allow_zero=True),
             trace_archives=parse_trace_archives(env.get("OBSERVATORY_TRACE_ARCHIVES", "")),
             trace_cache_s=_seconds(env, "OBSERVATORY_TRACE_CACHE_S", 60.0),
         )
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
+def _int(env: dict[str, str], name: str, default: int, allow_zero: bool = False) -> int:
     raw = env.get(name)
     if not raw:
         return default
@@ -218,8 +228,8 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {value}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'zero or ' if allow_zero else ''}positive, got {value}")
     return value
 
 

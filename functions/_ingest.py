@@ -37,8 +37,9 @@ def handle(request: flask.Request, signal: Signal | None) -> flask.Response:
         body = read_body(request.stream, request.headers.get("Content-Encoding"), c.settings.max_body_bytes)
         if not body:
             return _otlp(encode_response(signal or "traces", encoding), 200, mimetype)
-        signal, message = decode_request(signal, body, encoding)
-        result = c.ingest.ingest(principal.org_id, signal, message, hashlib.sha1(body).hexdigest())
+        with c.ingest_gate:  # after the body is read: a slow upload holds no other request back
+            signal, message = decode_request(signal, body, encoding)
+            result = c.ingest.ingest(principal.org_id, signal, message, hashlib.sha1(body).hexdigest())
     except CoreError as exc:
         if exc.status >= 500:
             log.warning("ingest unavailable: %s", exc.message)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
+import threading
 import zlib
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from core.ingest import IngestService
 from tests.conftest import ON_FIRESTORE
 from tests.payloads import gemini_json, trace_request
 
@@ -194,3 +197,40 @@ def test_a_store_that_cannot_open_answers_503_and_the_retry_is_stored(client: An
     assert post(client, "/v1/traces", body).status_code == 200
     assert client.get("/healthz").status_code == 200
     assert stored_spans(client) == 3
+
+
+@pytest.mark.skipif(ON_FIRESTORE, reason="the gate's default is off on Firestore (its writes wait on the network)")
+@pytest.mark.parametrize(("setting", "most_at_once"), [(None, 1), ("0", 4)])
+def test_a_process_stores_one_otlp_request_at_a_time_by_default(
+    client: Any, monkeypatch: pytest.MonkeyPatch, setting: str | None, most_at_once: int
+) -> None:
+    if setting is not None:
+        monkeypatch.setenv("OBSERVATORY_INGEST_CONCURRENCY", setting)
+    ingest = IngestService.ingest
+    inside = peak = 0
+    lock = threading.Lock()
+    all_in = threading.Barrier(4)
+
+    def counted(self: IngestService, *args: Any) -> Any:
+        nonlocal inside, peak
+        with lock:
+            inside += 1
+            peak = max(peak, inside)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            all_in.wait(timeout=2.0)  # without a gate, all four meet here; with one, each waits alone
+        with lock:
+            inside -= 1
+        return ingest(self, *args)
+
+    monkeypatch.setattr(IngestService, "ingest", counted)
+    assert client.get("/healthz").status_code == 200  # the container is built before the threads race to it
+    statuses: list[int] = []
+    bodies = [trace_request(2).SerializeToString() for _ in range(4)]
+    threads = [threading.Thread(target=lambda b=b: statuses.append(post(client, "/v1/traces", b).status_code))
+               for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 4 and stored_spans(client) == 8
+    assert peak == most_at_once
