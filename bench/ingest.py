@@ -187,7 +187,7 @@ def start_server(data_dir: Path, timeout_s: float = 60.0, analytics: bool = True
     """Like tests/conftest.py start_server, but stderr goes to a file (a never-read pipe could fill up).
     ``analytics=False`` serves without the analytics store (`OBSERVATORY_CLICKHOUSE_URL=off`)."""
     port = _free_port()
-    # The server starts from defaults, but for the serving knobs the bench is run to compare.
+    # The server runs with the defaults, except for the serving knobs a run compares.
     env = {k: v for k, v in os.environ.items() if not k.startswith("OBSERVATORY_") or k in SERVING_KNOBS}
     if not analytics:
         env["OBSERVATORY_CLICKHOUSE_URL"] = "off"
@@ -518,8 +518,7 @@ def import_times(modules: list[str], runs: int, work: Path, source_only: bool = 
     Cloud Functions Python buildpack runs `python -m compileall` over the uploaded source, so a cold start reads
     bytecode (compiled here into the tree's __pycache__ directories, which git and the upload ignore).
     ``source_only``: from a copy without bytecode, as a first import after an edit under PYTHONDONTWRITEBYTECODE."""
-    # The server starts from defaults, but for the serving knobs the bench is run to compare.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OBSERVATORY_") or k in SERVING_KNOBS}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OBSERVATORY_")}
     env["OBSERVATORY_DATA_DIR"] = str(work / "import-data")
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # each run starts from the same state
     if source_only:
