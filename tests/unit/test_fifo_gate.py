@@ -1,9 +1,10 @@
-"""FifoGate: the bound on threads inside, and entry in arrival order."""
+"""FifoGate: the bound on threads inside, entry in arrival order, and where ingest is gated by default."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -11,9 +12,9 @@ from core.config import Settings
 from core.fifo_gate import FifoGate
 
 
-def _wait_until(predicate: object, timeout_s: float = 5.0) -> None:
+def _wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.001)
 
