@@ -6,7 +6,6 @@ import contextlib
 import functools
 import gc
 import logging
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -41,7 +40,7 @@ class Container:
     ingest: IngestService
     pubsub: PubsubBus | None = None  # with OBSERVATORY_BUS=pubsub: the process's one publisher (relay, dead letters)
     # Held while an OTLP request is decoded, normalised and stored (OBSERVATORY_INGEST_CONCURRENCY).
-    ingest_gate: AbstractContextManager[object] = field(default_factory=contextlib.nullcontext)
+    ingest_gate: contextlib.AbstractContextManager[object] = field(default_factory=contextlib.nullcontext)
 
     @functools.cached_property
     def analytics(self) -> Analytics:
@@ -121,7 +120,7 @@ def build(settings: Settings) -> Container:
     return built
 
 
-def ingest_gate(concurrency: int) -> AbstractContextManager[object]:
+def ingest_gate(concurrency: int) -> contextlib.AbstractContextManager[object]:
     """At most ``concurrency`` OTLP requests of this process past the gate at once (0: no gate). Threads of one
     process share one GIL, so two CPU-bound requests interleaved both finish about when the later one would
     have alone; a waiting thread costs no CPU, and other routes (reads, event streams) keep their threads. Measured
