@@ -172,3 +172,53 @@ def test_a_restart_flushes_the_log_before_taking_the_write_lock(tmp_path: Path, 
     finally:
         checkpointer.close()
         store.close()
+
+
+def test_a_file_is_flushed_only_when_written_since_the_last_flush(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:
+    flushed: list[int] = []
+    real = base._datasync
+
+    def datasync(fd: int) -> None:
+        flushed.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(base, "_datasync", datasync)
+    log = tmp_path / "observatory.db-wal"
+    assert base.flush_if_written(log, None) is None and not flushed  # no log yet
+    log.write_bytes(b"frame")
+    seen = base.flush_if_written(log, None)
+    assert seen == log.stat().st_mtime_ns and len(flushed) == 1
+    assert base.flush_if_written(log, seen) == seen and len(flushed) == 1  # unchanged: no second flush
+    with log.open("ab") as f:
+        f.write(b"frame")
+    os.utime(log, ns=(seen + 1_000_000, seen + 1_000_000))  # a later write, past the file system's clock tick
+    assert base.flush_if_written(log, seen) == seen + 1_000_000 and len(flushed) == 2
+
+
+def test_the_checkpointer_flushes_the_log_between_checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """Commits reach the disk within a flush interval, each flush small, not a second's worth at each checkpoint."""
+    monkeypatch.setattr(base, "CHECKPOINT_S", 3600.0)  # no checkpoint syncs the log in this test
+    flushed: list[str] = []
+    real = base._datasync
+
+    def datasync(fd: int) -> None:
+        flushed.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name)
+        real(fd)
+
+    monkeypatch.setattr(base, "_datasync", datasync)
+    store = SqliteStore(tmp_path / "observatory.db")
+    service = IngestService(store, PriceTable.load(), SpanFilter.from_env())
+    try:
+        for n in range(3):
+            time.sleep(0.02)  # past the file system's clock tick: each write moves the log's modification time
+            service.ingest("acme", "traces", trace_request(5), str(n))
+            deadline = time.monotonic() + 5
+            while flushed.count("observatory.db-wal") <= n and time.monotonic() < deadline:
+                time.sleep(base.WAL_FLUSH_S / 4)
+        assert flushed.count("observatory.db-wal") == 3, flushed  # one flush per write, none while idle
+        time.sleep(3 * base.WAL_FLUSH_S)
+        assert flushed.count("observatory.db-wal") == 3, flushed
+    finally:
+        store.close()
