@@ -1,4 +1,5 @@
-"""The SQLite store's write-ahead logs: bounded under writes that never pause, committed without an fsync each."""
+"""The SQLite store's write-ahead logs: bounded under writes that never pause, committed without an fsync each and
+flushed by the checkpointer in small steps."""
 
 from __future__ import annotations
 
@@ -174,21 +175,27 @@ def test_a_restart_flushes_the_log_before_taking_the_write_lock(tmp_path: Path, 
         store.close()
 
 
-def test_a_file_is_flushed_only_when_written_since_the_last_flush(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                                                  ) -> None:
-    flushed: list[int] = []
+def _record_flushes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the files the store flushes from now on (each flush still happens)."""
+    flushed: list[str] = []
     real = base._datasync
 
     def datasync(fd: int) -> None:
-        flushed.append(fd)
+        flushed.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name)
         real(fd)
 
     monkeypatch.setattr(base, "_datasync", datasync)
+    return flushed
+
+
+def test_a_file_is_flushed_only_when_written_since_the_last_flush(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:
+    flushed = _record_flushes(monkeypatch)
     log = tmp_path / "observatory.db-wal"
     assert base.flush_if_written(log, None) is None and not flushed  # no log yet
     log.write_bytes(b"frame")
     seen = base.flush_if_written(log, None)
-    assert seen == log.stat().st_mtime_ns and len(flushed) == 1
+    assert seen == log.stat().st_mtime_ns and flushed == ["observatory.db-wal"]
     assert base.flush_if_written(log, seen) == seen and len(flushed) == 1  # unchanged: no second flush
     with log.open("ab") as f:
         f.write(b"frame")
@@ -200,14 +207,7 @@ def test_the_checkpointer_flushes_the_log_between_checkpoints(tmp_path: Path, mo
                                                               ) -> None:
     """Commits reach the disk within a flush interval, each flush small, not a second's worth at each checkpoint."""
     monkeypatch.setattr(base, "CHECKPOINT_S", 3600.0)  # no checkpoint syncs the log in this test
-    flushed: list[str] = []
-    real = base._datasync
-
-    def datasync(fd: int) -> None:
-        flushed.append(Path(os.readlink(f"/proc/self/fd/{fd}")).name)
-        real(fd)
-
-    monkeypatch.setattr(base, "_datasync", datasync)
+    flushed = _record_flushes(monkeypatch)
     store = SqliteStore(tmp_path / "observatory.db")
     service = IngestService(store, PriceTable.load(), SpanFilter.from_env())
     try:

@@ -167,9 +167,9 @@ class SqliteBase:
         never paused) is restarted waiting for its readers, which bounds the log's size.
 
         The restart also flushes the log and the database file to disk first (synchronous=NORMAL commits never
-        do; the checkpointer's flushes leave the log 50 ms behind at most, the database file up to
-        a second's checkpoint, 20-40 ms on this kind of disk). They are flushed here, before the lock, so the
-        restart under it flushes only the last few commits."""
+        do; the checkpointer's flushes leave the log 50 ms behind at most, the database file up to a second's
+        checkpoint, 20-40 ms on this kind of disk). They are flushed here, before the lock, so the restart under it
+        flushes only the last few commits."""
         for suffix in ("-wal", ""):
             with contextlib.suppress(OSError):  # no log yet: nothing to flush
                 fd = os.open(self.path.with_name(self.path.name + suffix), os.O_RDONLY)
