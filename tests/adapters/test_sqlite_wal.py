@@ -4,8 +4,10 @@ flushed by the checkpointer in small steps."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -224,4 +226,58 @@ def test_the_checkpointer_flushes_the_log_between_checkpoints(tmp_path: Path, mo
         time.sleep(4 * base.WAL_FLUSH_S)
         assert flushed.count("observatory.db-wal") == settled, flushed  # an idle log is not flushed again
     finally:
+        store.close()
+
+
+class _CommitsDuringPasses:
+    """The checkpointer's connection, with ``commits`` (one per pass, until they run out) made by another
+    connection while each passive checkpoint runs: what a writer that never pauses does to the catch-up."""
+
+    def __init__(self, conn: sqlite3.Connection, commits: list[int], write: Callable[[int], None]) -> None:
+        self._conn = conn
+        self._commits = commits
+        self._write = write
+        self.passes = 0
+
+    def execute(self, sql: str) -> sqlite3.Cursor:
+        if sql == "PRAGMA wal_checkpoint(PASSIVE)":
+            self.passes += 1
+            if self._commits:
+                self._write(self._commits.pop(0))
+        return self._conn.execute(sql)
+
+
+def test_the_catch_up_before_a_restart_passes_until_little_committed_meanwhile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each pass copies what committed during the one before; the restart that follows copies and syncs under the
+    write lock only what committed during the last (a first pass reports its own snapshot fully copied: stopping
+    there left a whole checkpoint's commits to the lock)."""
+    store = SqliteStore(tmp_path / "observatory.db", checkpoint_in_process=False)
+    service = IngestService(store, PriceTable.load(), SpanFilter.from_env())
+    checkpointer, reader = store._connect(), store._connect()
+    names = iter(range(1000))
+
+    def write(spans: int) -> None:
+        service.ingest("acme", "traces", trace_request(spans), str(next(names)))
+
+    try:
+        write(5)
+        # A reader in the log keeps it from being wholly copied, so no commit restarts it (as under load).
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM spans").fetchone()
+        write(5)
+        frames = _log_frames(checkpointer)
+        leftover = 20  # frames: a 500-span batch writes about twice as many, a 1-span batch a few
+        conn = _CommitsDuringPasses(checkpointer, [500, 500, 1], write)
+        caught_up = base.catch_up(conn, frames, leftover)  # type: ignore[arg-type]
+        assert conn.passes == 3  # two passes found a large commit behind them, the third a small one
+        assert _log_frames(checkpointer) == caught_up  # nothing committed after the last pass
+
+        monkeypatch.setattr(base, "_CATCH_UP_PASSES", 4)
+        conn = _CommitsDuringPasses(checkpointer, [500] * 10, write)
+        base.catch_up(conn, caught_up, leftover)  # type: ignore[arg-type]
+        assert conn.passes == 4  # a writer that keeps committing large batches: bounded
+    finally:
+        reader.close()
+        checkpointer.close()
         store.close()

@@ -26,7 +26,10 @@ except ImportError:  # pragma: no cover - Windows: SQLite's own busy handler is 
 # disk mounted with discard) stalled every writer for about a second.
 WAL_RESTART_BYTES = 128 * 1024 * 1024
 WAL_SIZE_LIMIT = 2 * WAL_RESTART_BYTES
-_RESTART_LEFTOVER_BYTES = 4 * 1024 * 1024
+# Before a restart takes the lock, passive checkpoints catch up until one copies less than this (about a request
+# and a half of 100 spans): what commits meanwhile, copied and synced under the lock, is then as small.
+_RESTART_LEFTOVER_BYTES = 1024 * 1024
+_CATCH_UP_PASSES = 10
 _RESTART_TRIES = 20
 _RESTART_RETRY_S = 0.025
 _BUSY_TIMEOUT_MS = 10_000
@@ -84,6 +87,21 @@ def flush_if_written(path: Path, flushed_ns: int | None) -> int | None:
         finally:
             os.close(fd)
     return modified
+
+
+def catch_up(conn: sqlite3.Connection, log_frames: int, leftover_frames: int) -> int:
+    """Passive checkpoints after the one that saw ``log_frames``, until a pass copies fewer than ``leftover_frames``
+    frames committed since the pass before it (at most `_CATCH_UP_PASSES`); returns the log's frames then. Each
+    pass copies what committed during the previous one, so they shorten: the restart that follows copies and syncs
+    under the write lock only what committed during the last. (One pass reports its own snapshot fully copied: the
+    one pass that used to run left the restart the commits of a whole second's checkpoint, 8-23 ms under the
+    lock.)"""
+    for _ in range(_CATCH_UP_PASSES):
+        _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        new, log_frames = frames - log_frames, frames
+        if new < leftover_frames:  # also when a writer restarted the log meanwhile (fewer frames than before)
+            break
+    return log_frames
 
 
 class SqliteBase:
@@ -149,13 +167,9 @@ class SqliteBase:
                     # (writers of every process queue on it) and restart the log: the next commit writes from its
                     # start, and journal_size_limit trims the file only if it grew past twice the limit.
                     if log_frames * page_size > WAL_RESTART_BYTES:
-                        # Catch up without the lock first: the restart under it then copies only the last few
-                        # commits, not a second's worth (that took 40-90 ms, every request waiting on it).
-                        for _ in range(3):
-                            _, log_frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                            if (log_frames - copied) * page_size < _RESTART_LEFTOVER_BYTES:
-                                break
-                        self._restart_log(conn, log_frames * page_size > 2 * WAL_RESTART_BYTES)
+                        log_frames = catch_up(conn, log_frames, _RESTART_LEFTOVER_BYTES // page_size)
+                        if log_frames * page_size > WAL_RESTART_BYTES:  # else a writer restarted it meanwhile
+                            self._restart_log(conn, log_frames * page_size > 2 * WAL_RESTART_BYTES)
         finally:
             conn.close()
 
