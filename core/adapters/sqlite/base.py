@@ -8,7 +8,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -72,6 +72,14 @@ class _WriteLock:
 _datasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
 
 
+def _sync_file(path: Path, sync: Callable[[int], None]) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        sync(fd)
+    finally:
+        os.close(fd)
+
+
 def flush_if_written(path: Path, flushed_ns: int | None) -> int | None:
     """fdatasync ``path`` when it was modified since ``flushed_ns`` (its modification time at the last flush, which
     this returns); a file that does not exist yet is left alone. Only an early flush: a write this misses (one in
@@ -81,11 +89,7 @@ def flush_if_written(path: Path, flushed_ns: int | None) -> int | None:
     except FileNotFoundError:
         return flushed_ns
     if modified != flushed_ns:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            _datasync(fd)
-        finally:
-            os.close(fd)
+        _sync_file(path, _datasync)
     return modified
 
 
@@ -186,11 +190,7 @@ class SqliteBase:
         flushes only the last few commits."""
         for suffix in ("-wal", ""):
             with contextlib.suppress(OSError):  # no log yet: nothing to flush
-                fd = os.open(self.path.with_name(self.path.name + suffix), os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                _sync_file(self.path.with_name(self.path.name + suffix), os.fsync)
         for _ in range(_RESTART_TRIES):
             with self._write_lock:
                 conn.execute("PRAGMA busy_timeout=0")
