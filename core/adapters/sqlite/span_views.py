@@ -28,26 +28,33 @@ if TYPE_CHECKING:
     from core.records import SpanRecord
 
 
-def _name_in(names: tuple[str, ...] | list[str]) -> str:
-    """`name IN ('a','b')` with literal (quoted) names: a query names them so to use the partial index."""
-    return "name IN (" + ",".join("'" + n.replace("'", "''") + "'" for n in names) + ")"
+def _name_is_any(names: tuple[str, ...] | list[str]) -> str:
+    """`(name = 'a' OR name = 'b')` with literal (quoted) names: a query names them so to use the partial index.
+    Not `name IN (...)`: SQLite builds a table of an IN list each time it tests a row against an index's condition,
+    which made every span insert 2 us slower (0.2 ms of a 100-span request) for an index few spans enter."""
+    return "(" + " OR ".join("name = '" + n.replace("'", "''") + "'" for n in names) + ")"
 
 
 
 MIGRATIONS: list[tuple[int, str]] = [
-    (30, f"""
+    (30, """
 CREATE INDEX spans_id ON spans(org_id, span_id, start_ns);
 CREATE INDEX spans_trace_start ON spans(org_id, trace_id, start_ns, span_id);
 CREATE INDEX spans_model_start ON spans(org_id, model, start_ns) WHERE model IS NOT NULL;
 DROP INDEX IF EXISTS spans_task;
 CREATE INDEX spans_task_start ON spans(org_id, task_id, start_ns) WHERE task_id IS NOT NULL;
-CREATE INDEX spans_exec ON spans(org_id, start_ns) WHERE {_name_in(EXEC_SPAN_NAMES)};
 CREATE INDEX session_links_task ON session_links(org_id, task_id) WHERE task_id IS NOT NULL
 """),
     # Span ids are random: an index on spans(span_id) dirties one page per ingested span (it doubled the pages
     # each ingest commit writes). GET /spans/{id} looks ids up in `ids.span_ids` instead (SqliteBase), filled by
     # the aggregate worker from the traces a batch touched, in a file of its own, off the ingest path.
     (31, "DROP INDEX IF EXISTS spans_id"),
+    # The exec-span index (migration 30 made it with an IN list) with its condition as an OR of names
+    # (`_name_is_any`), the form exec_spans queries with.
+    (32, f"""
+DROP INDEX IF EXISTS spans_exec;
+CREATE INDEX spans_exec ON spans(org_id, start_ns) WHERE {_name_is_any(EXEC_SPAN_NAMES)}
+"""),
 ]
 # Span ids are indexed in bulk: each random key dirties a page of the lookup tree, and a page dirtied by a thousand
 # traces' keys in one commit is written once, not once per trace (per-delivery commits cost the aggregate worker
@@ -259,7 +266,7 @@ class SqliteSpanViews(SqliteBase):
     def exec_spans(self, org_id: str, names: list[str], limit: int) -> list[SpanView]:
         if not names:
             return []
-        return self._spans(f"SELECT {{columns}} FROM spans WHERE org_id = ? AND {_name_in(names)} "
+        return self._spans(f"SELECT {{columns}} FROM spans WHERE org_id = ? AND {_name_is_any(names)} "
                            "ORDER BY start_ns DESC LIMIT ?", (org_id, min(limit, _INT64)), lite=False)
 
     def task_span_summary(self, org_id: str, task_id: str, top: int = 10) -> TaskSpanSummary | None:
