@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from core.adapters.sqlite import SqliteStore
@@ -45,7 +46,7 @@ def test_the_exec_span_query_uses_its_index_in_a_new_store_and_one_made_with_the
         assert "USING INDEX spans_exec" in _exec_query_plan(store)
     finally:
         store.close()
-    with sqlite3.connect(path) as conn:  # the index as migration 30 made it, before migration 32
+    with closing(sqlite3.connect(path)) as conn, conn:  # the index as migration 30 made it, before 32
         names = ",".join(f"'{n}'" for n in EXEC_SPAN_NAMES)
         conn.execute("DROP INDEX spans_exec")
         conn.execute(f"CREATE INDEX spans_exec ON spans(org_id, start_ns) WHERE name IN ({names})")
